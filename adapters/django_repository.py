@@ -1,0 +1,225 @@
+"""MessageRepository on PostgreSQL through the Django ORM; each method is one short transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Model
+
+from core_domain.delivery import AttemptOutcome, DeliveryAttempt
+from core_domain.errors import MessageNotFoundError
+from core_domain.message import Message, MessageId, Status
+from core_domain.ports import Finalization, MessageFilter, Page, StoredIdempotentMessage
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(Message))
+_ATTEMPT_FIELDS = (
+    "attempt_number",
+    "started_at",
+    "duration_ms",
+    "status_code",
+    "outcome",
+    "error",
+    "response_excerpt",
+)
+
+
+class DjangoMessageRepository:
+    """Stores messages in PostgreSQL. The model classes come from the composition root."""
+
+    def __init__(
+        self, *, messages: type[Model], attempts: type[Model], idempotency_keys: type[Model]
+    ) -> None:
+        self._messages = messages
+        self._attempts = attempts
+        self._keys = idempotency_keys
+
+    # -- creating and reading -------------------------------------------------------------
+
+    def add(self, messages: Sequence[Message]) -> None:
+        with transaction.atomic():
+            self._messages.objects.bulk_create([self._row(m) for m in messages], batch_size=1000)
+
+    def add_idempotent(
+        self, message: Message, *, key: str, fingerprint: str
+    ) -> StoredIdempotentMessage:
+        try:
+            with transaction.atomic():
+                row = self._messages.objects.create(**_values(message))
+                self._keys.objects.create(key=key, fingerprint=fingerprint, message=row)
+            return StoredIdempotentMessage(message=message, fingerprint=fingerprint, is_new=True)
+        except IntegrityError:
+            # Another request stored this key first (we waited for its commit on the key's
+            # primary key), so its row is visible now.
+            stored = self._keys.objects.select_related("message").get(key=key)
+            return StoredIdempotentMessage(
+                message=_to_domain(stored.message), fingerprint=stored.fingerprint, is_new=False
+            )
+
+    def get(self, message_id: MessageId) -> Message:
+        try:
+            return _to_domain(self._messages.objects.get(pk=message_id))
+        except self._messages.DoesNotExist:
+            raise MessageNotFoundError(message_id) from None
+
+    def list(self, *, filters: MessageFilter, limit: int, offset: int) -> Page:
+        rows = self._messages.objects.all()
+        if filters.status is not None:
+            rows = rows.filter(status=filters.status.value)
+        if filters.phone_number is not None:
+            rows = rows.filter(phone_number=filters.phone_number)
+        page = [_to_domain(r) for r in rows.order_by("-created_at", "-id")[offset : offset + limit]]
+        total = offset + len(page) if len(page) < limit and (page or offset == 0) else rows.count()
+        return Page(items=page, total=total)
+
+    def replace(self, message: Message, *, expected_status: Status) -> bool:
+        values = _values(message)
+        values.pop("id")
+        changed = self._messages.objects.filter(pk=message.id, status=expected_status.value).update(
+            **values
+        )
+        return changed == 1
+
+    def attempts(self, message_id: MessageId) -> list[DeliveryAttempt]:
+        rows = list(self._attempts.objects.filter(message_id=message_id).order_by("attempt_number"))
+        if not rows and not self._messages.objects.filter(pk=message_id).exists():
+            raise MessageNotFoundError(message_id)
+        return [
+            DeliveryAttempt(
+                message_id=message_id,
+                **{f: getattr(r, f) for f in _ATTEMPT_FIELDS if f != "outcome"},
+                outcome=AttemptOutcome(r.outcome),
+            )
+            for r in rows
+        ]
+
+    def count_by_status(self) -> dict[Status, int]:
+        counts = {s: 0 for s in Status}
+        for row in self._messages.objects.values("status").annotate(n=Count("id")):
+            counts[Status(row["status"])] = row["n"]
+        return counts
+
+    def count_finished_since(self, since: datetime) -> tuple[int, int]:
+        sent = self._messages.objects.filter(status="SENT", sent_at__gte=since).count()
+        failed = self._messages.objects.filter(status="FAILED", updated_at__gte=since).count()
+        return sent, failed
+
+    # -- dispatching ----------------------------------------------------------------------
+
+    def claim_batch(
+        self, *, worker_id: str, limit: int, now: datetime, lease: timedelta
+    ) -> list[Message]:
+        table = self._messages._meta.db_table
+        expires = now + lease
+        # The status literals match the partial index `messages_claimable`, so the planner
+        # reads only claimable rows, in next_attempt_at order, however many are SENT.
+        sql = f"""
+            WITH due AS (
+                SELECT id FROM {table}
+                WHERE status IN ('PENDING', 'SENDING') AND next_attempt_at <= %(now)s
+                ORDER BY next_attempt_at
+                LIMIT %(limit)s
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE {table} AS m
+            SET status = 'SENDING', locked_by = %(worker)s, lease_expires_at = %(expires)s,
+                next_attempt_at = %(expires)s, updated_at = %(now)s
+            FROM due WHERE m.id = due.id
+            RETURNING {", ".join("m." + f for f in _FIELDS)}
+        """
+        params = {"now": now, "limit": limit, "worker": worker_id, "expires": expires}
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            claimed = [_from_tuple(row) for row in cursor.fetchall()]
+        return sorted(claimed, key=lambda m: (m.created_at, str(m.id)))
+
+    def finalize(self, results: Sequence[Finalization]) -> set[MessageId]:
+        if not results:
+            return set()
+        table = self._messages._meta.db_table
+        attempts_table = self._attempts._meta.db_table
+        columns = _finalize_columns(results)
+        sql = f"""
+            WITH input AS (
+                SELECT * FROM unnest(
+                    %(id)s::uuid[], %(locked_by)s::text[], %(status)s::text[],
+                    %(external_id)s::text[], %(retry_count)s::int[], %(attempt_count)s::int[],
+                    %(last_error)s::text[], %(next_attempt_at)s::timestamptz[],
+                    %(updated_at)s::timestamptz[], %(sent_at)s::timestamptz[],
+                    %(attempt_number)s::int[], %(started_at)s::timestamptz[],
+                    %(duration_ms)s::int[], %(status_code)s::int[], %(outcome)s::text[],
+                    %(error)s::text[], %(response_excerpt)s::text[]
+                ) AS i(id, locked_by, status, external_id, retry_count, attempt_count,
+                       last_error, next_attempt_at, updated_at, sent_at, attempt_number,
+                       started_at, duration_ms, status_code, outcome, error, response_excerpt)
+            ), written AS (
+                UPDATE {table} AS m
+                SET status = i.status, external_id = i.external_id, retry_count = i.retry_count,
+                    attempt_count = i.attempt_count, last_error = i.last_error,
+                    next_attempt_at = i.next_attempt_at, updated_at = i.updated_at,
+                    sent_at = i.sent_at, lease_expires_at = NULL
+                FROM input AS i
+                WHERE m.id = i.id AND m.locked_by = i.locked_by AND m.status = 'SENDING'
+                RETURNING m.id
+            ), recorded AS (
+                INSERT INTO {attempts_table} (message_id, attempt_number, started_at,
+                    duration_ms, status_code, outcome, error, response_excerpt)
+                SELECT i.id, i.attempt_number, i.started_at, i.duration_ms, i.status_code,
+                    i.outcome, i.error, i.response_excerpt
+                FROM input AS i JOIN written AS w ON w.id = i.id
+            )
+            SELECT id FROM written
+        """
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, columns)
+            return {row[0] for row in cursor.fetchall()}
+
+    def release(self, messages: Sequence[Message], *, now: datetime) -> int:
+        if not messages:
+            return 0
+        released = 0
+        for worker_id in {m.locked_by for m in messages}:
+            released += self._messages.objects.filter(
+                pk__in=[m.id for m in messages if m.locked_by == worker_id],
+                locked_by=worker_id,
+                status="SENDING",
+            ).update(status="PENDING", next_attempt_at=now, lease_expires_at=None, updated_at=now)
+        return released
+
+    def _row(self, message: Message) -> Model:
+        return self._messages(**_values(message))
+
+
+def _values(message: Message) -> dict[str, Any]:
+    values = {f: getattr(message, f) for f in _FIELDS}
+    values["status"] = message.status.value
+    return values
+
+
+def _to_domain(row: Model) -> Message:
+    return _from_tuple(tuple(getattr(row, f) for f in _FIELDS))
+
+
+def _from_tuple(values: Sequence[Any]) -> Message:
+    fields = dict(zip(_FIELDS, values, strict=True))
+    fields["status"] = Status(fields["status"])
+    return Message(**fields)
+
+
+def _finalize_columns(results: Sequence[Finalization]) -> dict[str, list[Any]]:
+    message_fields = (
+        "id", "locked_by", "status", "external_id", "retry_count", "attempt_count",
+        "last_error", "next_attempt_at", "updated_at", "sent_at",
+    )  # fmt: skip
+    columns: dict[str, list[Any]] = {f: [] for f in (*message_fields, *_ATTEMPT_FIELDS)}
+    for result in results:
+        for f in message_fields:
+            columns[f].append(getattr(result.message, f))
+        for f in _ATTEMPT_FIELDS:
+            columns[f].append(getattr(result.attempt, f))
+    columns["status"] = [s.value for s in columns["status"]]
+    columns["outcome"] = [o.value for o in columns["outcome"]]
+    return columns

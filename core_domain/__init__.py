@@ -1,0 +1,1 @@
+"""Message Dispatcher's domain: entities, rules, ports and use cases, in plain Python."""

@@ -1,0 +1,142 @@
+"""The Message entity, its status and the transitions between statuses."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from core_domain.errors import InvalidTransitionError
+
+MessageId = uuid.UUID
+
+
+class Status(StrEnum):
+    PENDING = "PENDING"
+    SENDING = "SENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"
+
+
+_NEXT: dict[Status, frozenset[Status]] = {
+    Status.PENDING: frozenset({Status.SENDING, Status.FAILED}),  # PENDING → FAILED: operator cancel
+    Status.SENDING: frozenset({Status.SENT, Status.PENDING, Status.FAILED}),
+    Status.FAILED: frozenset({Status.PENDING}),  # FAILED → PENDING: requeue
+    Status.SENT: frozenset(),
+}
+
+
+def can_transition(current: Status, target: Status) -> bool:
+    """Whether the status table allows `current` → `target`."""
+    return target in _NEXT[current]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A short message and its delivery state. Methods return changed copies."""
+
+    id: MessageId
+    phone_number: str
+    content: str
+    status: Status
+    created_at: datetime
+    updated_at: datetime
+    next_attempt_at: datetime
+    retry_count: int = 0
+    attempt_count: int = 0
+    external_id: str | None = None
+    last_error: str | None = None
+    locked_by: str | None = None
+    lease_expires_at: datetime | None = None
+    sent_at: datetime | None = None
+
+    @classmethod
+    def new(cls, *, phone_number: str, content: str, now: datetime) -> Message:
+        return cls(
+            id=uuid.uuid4(),
+            phone_number=phone_number,
+            content=content,
+            status=Status.PENDING,
+            created_at=now,
+            updated_at=now,
+            next_attempt_at=now,
+        )
+
+    def _to(self, target: Status, *, at: datetime, **changes: object) -> Message:
+        if not can_transition(self.status, target):
+            raise InvalidTransitionError(
+                f"Message {self.id} is {self.status}; it cannot become {target}"
+            )
+        return dataclasses.replace(self, status=target, updated_at=at, **changes)
+
+    def claimed(self, *, worker_id: str, at: datetime, lease: timedelta) -> Message:
+        """Leased to `worker_id`; if the lease runs out the message is due again."""
+        expires = at + lease
+        return self._to(
+            Status.SENDING,
+            at=at,
+            locked_by=worker_id,
+            lease_expires_at=expires,
+            next_attempt_at=expires,
+        )
+
+    def sent(self, *, at: datetime, external_id: str | None) -> Message:
+        return self._to(
+            Status.SENT,
+            at=at,
+            sent_at=at,
+            external_id=external_id,
+            attempt_count=self.attempt_count + 1,
+            last_error=None,
+            lease_expires_at=None,
+        )
+
+    def retry_scheduled(self, *, at: datetime, next_attempt_at: datetime, error: str) -> Message:
+        return self._to(
+            Status.PENDING,
+            at=at,
+            retry_count=self.retry_count + 1,
+            attempt_count=self.attempt_count + 1,
+            next_attempt_at=next_attempt_at,
+            last_error=error,
+            lease_expires_at=None,
+        )
+
+    def failed(self, *, at: datetime, error: str) -> Message:
+        """The last delivery attempt failed for good."""
+        return self._to(
+            Status.FAILED,
+            at=at,
+            last_error=error,
+            attempt_count=self.attempt_count + 1,
+            lease_expires_at=None,
+        )
+
+    def released(self, *, at: datetime) -> Message:
+        """Handed back unsent by a stopping worker: due now, nothing counted."""
+        return self._to(Status.PENDING, at=at, next_attempt_at=at, lease_expires_at=None)
+
+    def requeued(self, *, at: datetime) -> Message:
+        """A FAILED message given a fresh start; its attempt history is kept elsewhere."""
+        if self.status is not Status.FAILED:
+            raise InvalidTransitionError(
+                f"Only FAILED messages can be requeued; message {self.id} is {self.status}"
+            )
+        return self._to(
+            Status.PENDING,
+            at=at,
+            retry_count=0,
+            next_attempt_at=at,
+            last_error=None,
+            locked_by=None,
+        )
+
+    def cancelled(self, *, at: datetime) -> Message:
+        """An operator stopped a PENDING message from being sent."""
+        if self.status is not Status.PENDING:
+            raise InvalidTransitionError(
+                f"Only PENDING messages can be cancelled; message {self.id} is {self.status}"
+            )
+        return self._to(Status.FAILED, at=at, last_error="Cancelled by an operator")

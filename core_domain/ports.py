@@ -1,0 +1,123 @@
+"""The ports: what the domain needs from the outside world, as structural Protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from core_domain.delivery import DeliveryAttempt, DeliveryOutcome
+from core_domain.message import Message, MessageId, Status
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    status: Status | None = None
+    phone_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Message]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredIdempotentMessage:
+    """The message stored under an idempotency key, with the fingerprint of its request."""
+
+    message: Message
+    fingerprint: str
+    is_new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Finalization:
+    """The state a worker wants to write after one delivery attempt, and the attempt itself."""
+
+    message: Message
+    attempt: DeliveryAttempt
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class MessageRepository(Protocol):
+    """Where messages are stored durably. Every method is one atomic step (one transaction).
+
+    Concurrency: any number of processes may call any method at once; the claim and
+    finalize methods are what keeps two workers from delivering one message at once.
+    """
+
+    def add(self, messages: Sequence[Message]) -> None:
+        """Store new messages, all or none."""
+        ...
+
+    def add_idempotent(
+        self, message: Message, *, key: str, fingerprint: str
+    ) -> StoredIdempotentMessage:
+        """Store `message` under `key`, or return what an earlier request stored under it.
+
+        Two concurrent calls with one key store exactly one message.
+        """
+        ...
+
+    def get(self, message_id: MessageId) -> Message:
+        """The message; raises MessageNotFoundError."""
+        ...
+
+    def list(self, *, filters: MessageFilter, limit: int, offset: int) -> Page:
+        """Newest first (created_at, then id, descending), with the total count of matches."""
+        ...
+
+    def replace(self, message: Message, *, expected_status: Status) -> bool:
+        """Write `message` only if the stored one still has `expected_status` (compare-and-set)."""
+        ...
+
+    def attempts(self, message_id: MessageId) -> list[DeliveryAttempt]:
+        """The delivery attempts of a message, oldest first; raises MessageNotFoundError."""
+        ...
+
+    def claim_batch(
+        self, *, worker_id: str, limit: int, now: datetime, lease: timedelta
+    ) -> list[Message]:
+        """Lease up to `limit` due messages to `worker_id`, oldest due first.
+
+        Due: PENDING with next_attempt_at <= now, or SENDING with an expired lease.
+        They come back SENDING, locked by `worker_id` until now + lease. Rows locked by a
+        concurrent claim are skipped, so two workers never get the same message.
+        """
+        ...
+
+    def finalize(self, results: Sequence[Finalization]) -> set[MessageId]:
+        """Write each result and its attempt where `worker_id` still holds the lease.
+
+        Returns the ids written; a result whose lease was lost is dropped, attempt included.
+        """
+        ...
+
+    def release(self, messages: Sequence[Message], *, now: datetime) -> int:
+        """Hand back claimed-but-unsent messages as PENDING, due now; returns how many."""
+        ...
+
+    def count_by_status(self) -> dict[Status, int]: ...
+
+    def count_finished_since(self, since: datetime) -> tuple[int, int]:
+        """(messages SENT, messages FAILED) whose last change was at or after `since`."""
+        ...
+
+
+class WebhookSender(Protocol):
+    def send(self, message: Message) -> DeliveryOutcome:
+        """Deliver one message. Never raises for a network or HTTP failure: it is in the outcome."""
+        ...
+
+
+class ReceiptCache(Protocol):
+    def put(self, *, message_id: MessageId, sent_at: datetime) -> None:
+        """Cache the delivery receipt; raises ReceiptCacheError when the cache is unreachable."""
+        ...

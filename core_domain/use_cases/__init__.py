@@ -1,0 +1,1 @@
+"""Use cases: one class per module, ports injected, one `execute` method."""

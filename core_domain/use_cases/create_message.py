@@ -1,0 +1,68 @@
+"""Create one message, optionally made idempotent by a client-chosen key."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from core_domain.errors import DomainValidationError, IdempotencyConflictError
+from core_domain.message import Message
+from core_domain.ports import Clock, MessageRepository
+from core_domain.values import DEFAULT_CONTENT_MAX_LENGTH, parse_message_fields
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedMessage:
+    message: Message
+    is_new: bool
+
+
+class CreateMessage:
+    """Validate and store a new PENDING message, due now.
+
+    With an idempotency key, a repeat of the same request returns the first message
+    (`is_new` False) and the same key with another body raises IdempotencyConflictError.
+    Raises DomainValidationError for an invalid phone number, content or key.
+    """
+
+    def __init__(
+        self,
+        *,
+        repository: MessageRepository,
+        clock: Clock,
+        content_max_length: int = DEFAULT_CONTENT_MAX_LENGTH,
+    ) -> None:
+        self._repository = repository
+        self._clock = clock
+        self._content_max_length = content_max_length
+
+    def execute(
+        self, *, phone_number: str, content: str, idempotency_key: str | None = None
+    ) -> CreatedMessage:
+        phone, text = parse_message_fields(
+            phone_number=phone_number, content=content, content_max_length=self._content_max_length
+        )
+        message = Message.new(phone_number=phone.value, content=text.value, now=self._clock.now())
+        if idempotency_key is None:
+            self._repository.add([message])
+            return CreatedMessage(message=message, is_new=True)
+        key = _checked_key(idempotency_key)
+        fingerprint = hashlib.sha256(f"{phone.value}\n{text.value}".encode()).hexdigest()
+        stored = self._repository.add_idempotent(message, key=key, fingerprint=fingerprint)
+        if stored.fingerprint != fingerprint:
+            raise IdempotencyConflictError(
+                "This Idempotency-Key was already used with a different request body"
+            )
+        return CreatedMessage(message=stored.message, is_new=stored.is_new)
+
+
+def _checked_key(raw: str) -> str:
+    key = raw.strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable():
+        raise DomainValidationError(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable characters",
+            field="Idempotency-Key",
+        )
+    return key

@@ -1,0 +1,121 @@
+"""Value objects that carry a business rule: phone numbers, message content and durations."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+
+from core_domain.errors import DomainValidationError
+
+_PHONE_SEPARATORS = re.compile(r"[\s\-()]")
+_E164 = re.compile(r"^\+?[1-9]\d{1,14}$")
+_FORBIDDEN_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+DEFAULT_CONTENT_MAX_LENGTH = 160
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneNumber:
+    """A phone number in its stored form: separators removed, a leading `+` kept."""
+
+    value: str
+
+    MIN_LENGTH = 10
+    MAX_LENGTH = 15
+
+    @classmethod
+    def parse(cls, raw: str, *, field: str = "phoneNumber") -> PhoneNumber:
+        if not isinstance(raw, str) or not raw.strip():
+            raise DomainValidationError("Phone number is required", field=field)
+        normalised = _PHONE_SEPARATORS.sub("", raw)
+        if not cls.MIN_LENGTH <= len(normalised) <= cls.MAX_LENGTH:
+            raise DomainValidationError(
+                f"Phone number must be {cls.MIN_LENGTH} to {cls.MAX_LENGTH} characters long "
+                f"once spaces, '-', '(' and ')' are removed (got {len(normalised)})",
+                field=field,
+            )
+        if not _E164.match(normalised):
+            raise DomainValidationError(
+                "Phone number must be digits with an optional leading '+', "
+                "and must not start with 0 (E.164, e.g. +905551234567)",
+                field=field,
+            )
+        return cls(normalised)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """Message text: trimmed, NFC-normalised, not blank, at most `max_length` characters."""
+
+    value: str
+
+    @classmethod
+    def parse(
+        cls, raw: str, *, max_length: int = DEFAULT_CONTENT_MAX_LENGTH, field: str = "content"
+    ) -> Content:
+        if not isinstance(raw, str):
+            raise DomainValidationError("Content must be a string", field=field)
+        text = unicodedata.normalize("NFC", raw).strip()
+        if not text:
+            raise DomainValidationError("Content must not be blank", field=field)
+        if _FORBIDDEN_CONTROL.search(text):
+            raise DomainValidationError(
+                "Content must not contain control characters (a newline is allowed)", field=field
+            )
+        if len(text) > max_length:
+            raise DomainValidationError(
+                f"Content must be at most {max_length} characters (got {len(text)})", field=field
+            )
+        return cls(text)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse `500ms`, `30s`, `2m`, `1h` or a sequence like `1m30s`; raise ValueError otherwise."""
+    compact = str(text).strip().lower()
+    if not compact or _DURATION_PART.sub("", compact):
+        raise ValueError(f"not a duration: {text!r}")
+    seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(compact))
+    return timedelta(seconds=seconds)
+
+
+def format_duration(span: timedelta) -> str:
+    """The shortest of `500ms`, `30s`, `2m`, `1h` that states `span` exactly."""
+    ms = round(span.total_seconds() * 1000)
+    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms and ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
+def parse_message_fields(
+    *, phone_number: str, content: str, content_max_length: int
+) -> tuple[PhoneNumber, Content]:
+    """Both fields of a new message, checked together.
+
+    Raises one DomainValidationError whose `errors` lists every field that is wrong.
+    """
+    problems: dict[str, list[str]] = {}
+    phone = text = None
+    try:
+        phone = PhoneNumber.parse(phone_number)
+    except DomainValidationError as exc:
+        problems[exc.field] = [exc.message]
+    try:
+        text = Content.parse(content, max_length=content_max_length)
+    except DomainValidationError as exc:
+        problems[exc.field] = [exc.message]
+    if phone is None or text is None:
+        field, messages = next(iter(problems.items()))
+        raise DomainValidationError(messages[0], field=field, errors=problems)
+    return phone, text

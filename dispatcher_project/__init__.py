@@ -1,0 +1,1 @@
+"""Django project: settings, configuration loading, root URLs, WSGI/ASGI entry points."""

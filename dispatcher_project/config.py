@@ -1,0 +1,332 @@
+"""Reads config.yaml and the environment (environment wins), validates, publishes plain values."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.core.exceptions import ImproperlyConfigured
+
+from core_domain.values import parse_duration
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration value: its environment variable, its place in config.yaml, its form."""
+
+    env: str
+    path: tuple[str, str]
+    parse: Callable[[Any], Any]
+    expected: str
+    default: Any
+    help: str
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(text)
+
+
+def _int_between(low: int, high: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError(value)
+        number = int(_text(value))
+        if not low <= number <= high:
+            raise ValueError(number)
+        return number
+
+    return parse
+
+
+def _duration(value: Any) -> Any:
+    span = parse_duration(_text(value))
+    if span.total_seconds() <= 0:
+        raise ValueError(value)
+    return span
+
+
+def _optional_duration(value: Any) -> Any:
+    return None if _text(value) == "" else _duration(value)
+
+
+def _key_list(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else _text(value).split(",")
+    keys = [_text(item) for item in items if _text(item)]
+    if not keys:
+        raise ValueError(value)
+    return keys
+
+
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = _text(value).lower()
+        if text not in allowed:
+            raise ValueError(text)
+        return text
+
+    return parse
+
+
+def _http_url(value: Any) -> str:
+    text = _text(value)
+    if text and not text.startswith(("http://", "https://")):
+        raise ValueError(text)
+    return text
+
+
+_DURATION = "a duration like 500ms, 30s, 2m or 1h"
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "API_KEY",
+        ("app", "api_key"),
+        _key_list,
+        "one or more keys separated by commas",
+        "test-api-key-123",
+        "Bearer keys accepted by /api/v1 (comma-separated for rotation)",
+    ),
+    Setting(
+        "PORT",
+        ("app", "port"),
+        _int_between(1, 65535),
+        "a port number 1-65535",
+        8080,
+        "HTTP port of `make run`",
+    ),
+    Setting(
+        "DJANGO_SECRET_KEY",
+        ("app", "secret_key"),
+        _text,
+        "a long random string",
+        "",
+        "Django secret key (required when DEBUG is off in production)",
+    ),
+    Setting(
+        "DJANGO_DEBUG",
+        ("app", "debug"),
+        _boolean,
+        "true or false",
+        False,
+        "Django DEBUG; off unless asked for",
+    ),
+    Setting(
+        "ALLOWED_HOSTS",
+        ("app", "allowed_hosts"),
+        _key_list,
+        "host names separated by commas",
+        "localhost,127.0.0.1,[::1]",
+        "Django ALLOWED_HOSTS",
+    ),
+    Setting(
+        "CONTENT_MAX_LENGTH",
+        ("app", "content_max_length"),
+        _int_between(1, 10000),
+        "a whole number 1-10000",
+        160,
+        "maximum message length in characters",
+    ),
+    Setting(
+        "DATABASE_URL",
+        ("database", "url"),
+        _text,
+        "a URL like postgres://user:pass@host:5432/db",
+        "",
+        "PostgreSQL; empty = embedded PostgreSQL under .data/",
+    ),
+    Setting(
+        "REDIS_URL",
+        ("redis", "url"),
+        _text,
+        "a URL like redis://host:6379/0",
+        "",
+        "Redis for receipts and rate limits; empty = local-memory cache",
+    ),
+    Setting(
+        "RECEIPT_TTL",
+        ("redis", "receipt_ttl"),
+        _duration,
+        _DURATION,
+        "720h",
+        "how long delivery receipts stay in the cache",
+    ),
+    Setting(
+        "WEBHOOK_URL",
+        ("webhook", "url"),
+        _http_url,
+        "an http:// or https:// URL",
+        "",
+        "where messages are POSTed; empty = the bundled demo receiver under `make run`",
+    ),
+    Setting(
+        "WEBHOOK_AUTH_TOKEN",
+        ("webhook", "auth_token"),
+        _text,
+        "a token",
+        "",
+        "sent as `Authorization: Bearer` to the webhook when set",
+    ),
+    Setting(
+        "WEBHOOK_TIMEOUT",
+        ("webhook", "timeout"),
+        _duration,
+        _DURATION,
+        "30s",
+        "connect and read timeout of one webhook call",
+    ),
+    Setting(
+        "WEBHOOK_MAX_RETRIES",
+        ("webhook", "max_retries"),
+        _int_between(0, 100),
+        "a whole number 0-100",
+        3,
+        "retries after the first attempt before FAILED",
+    ),
+    Setting(
+        "WEBHOOK_BACKOFF_BASE",
+        ("webhook", "retry_backoff_base"),
+        _duration,
+        _DURATION,
+        "1s",
+        "delay before the first retry (doubles each retry)",
+    ),
+    Setting(
+        "WEBHOOK_BACKOFF_MAX",
+        ("webhook", "retry_backoff_max"),
+        _duration,
+        _DURATION,
+        "5m",
+        "longest delay between retries",
+    ),
+    Setting(
+        "WEBHOOK_SIGNING_SECRET",
+        ("webhook", "signing_secret"),
+        _text,
+        "whsec_<base64>",
+        "",
+        "Standard Webhooks signing secret; empty = unsigned",
+    ),
+    Setting(
+        "WEBHOOK_LEASE",
+        ("webhook", "lease"),
+        _optional_duration,
+        _DURATION,
+        "",
+        "how long a claim lasts; empty = 2 x timeout + 5s",
+    ),
+    Setting(
+        "SCHEDULER_ENABLED",
+        ("scheduler", "enabled"),
+        _boolean,
+        "true or false",
+        True,
+        "whether dispatchers send when first started",
+    ),
+    Setting(
+        "SCHEDULER_INTERVAL",
+        ("scheduler", "interval"),
+        _duration,
+        _DURATION,
+        "2m",
+        "time between dispatcher ticks",
+    ),
+    Setting(
+        "SCHEDULER_BATCH_SIZE",
+        ("scheduler", "batch_size"),
+        _int_between(1, 1000),
+        "a whole number 1-1000",
+        2,
+        "messages claimed per batch",
+    ),
+    Setting(
+        "SCHEDULER_CONCURRENCY",
+        ("scheduler", "concurrency"),
+        _int_between(1, 512),
+        "a whole number 1-512",
+        8,
+        "concurrent webhook calls per dispatcher",
+    ),
+    Setting(
+        "RATE_LIMIT_PER_MINUTE",
+        ("rate_limiting", "requests_per_minute"),
+        _int_between(0, 10_000_000),
+        "a whole number, 0 = off",
+        600,
+        "requests per minute per API key (per address when anonymous)",
+    ),
+    Setting(
+        "LOG_LEVEL",
+        ("logging", "level"),
+        _choice("debug", "info", "warning", "error"),
+        "debug, info, warning or error",
+        "info",
+        "log level",
+    ),
+    Setting(
+        "LOG_FORMAT",
+        ("logging", "format"),
+        _choice("json", "console"),
+        "json or console",
+        "console",
+        "log line format",
+    ),
+)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ImproperlyConfigured(f"CONFIG_FILE: cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ImproperlyConfigured(f"CONFIG_FILE: {path} is not valid YAML ({exc})") from None
+    if not isinstance(loaded, dict):
+        raise ImproperlyConfigured(f"CONFIG_FILE: {path} must hold a mapping of sections")
+    return loaded
+
+
+def load(base_dir: Path, environ_map: dict[str, str] | None = None) -> dict[str, Any]:
+    """All settings by environment name, validated; raises ImproperlyConfigured with one line."""
+    source = os.environ if environ_map is None else environ_map
+    config_file = Path(source.get("CONFIG_FILE") or base_dir / "config.yaml")
+    document = _read_yaml(config_file) if config_file.exists() or "CONFIG_FILE" in source else {}
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        section, key = setting.path
+        raw: Any = (document.get(section) or {}).get(key, setting.default)
+        origin = f"{section}.{key} in {config_file.name}"
+        if setting.env in source:
+            raw, origin = source[setting.env], setting.env
+        try:
+            values[setting.env] = setting.parse(raw)
+        except (ValueError, TypeError):
+            raise ImproperlyConfigured(
+                f"{setting.env}: expected {setting.expected}, got {raw!r} (from {origin})"
+            ) from None
+    values["DATABASE_URL"] = values["DATABASE_URL"] or _composed_db_url(document)
+    return values
+
+
+def _composed_db_url(document: dict[str, Any]) -> str:
+    """The Go service's host/port/username/password/database keys, when given."""
+    database = document.get("database") or {}
+    if not database.get("host"):
+        return ""
+    user, password = database.get("username", "postgres"), database.get("password", "")
+    return (
+        f"postgres://{user}:{password}@{database['host']}:{database.get('port', 5432)}"
+        f"/{database.get('database', 'message_dispatcher')}"
+    )

@@ -1,0 +1,186 @@
+"""Django settings, built from dispatcher_project.config (config.yaml + environment)."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+from dispatcher_project import config
+from dispatcher_project.embedded_postgres import embedded_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VERSION = "1.0.0"
+
+CONF = config.load(BASE_DIR)
+
+DEBUG = CONF["DJANGO_DEBUG"]
+
+
+def _local_secret_key(path: Path) -> str:
+    """A development key kept under .data/ so sessions survive restarts."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+SECRET_KEY = CONF["DJANGO_SECRET_KEY"] or _local_secret_key(BASE_DIR / ".data" / "secret_key")
+ALLOWED_HOSTS = CONF["ALLOWED_HOSTS"]
+if "pytest" in sys.modules:
+    ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "messaging",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "messaging.middleware.JsonErrorMiddleware",
+    "messaging.middleware.RequestBodyLimitMiddleware",
+    "messaging.rate_limit.RateLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "dispatcher_project.urls"
+WSGI_APPLICATION = "dispatcher_project.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_database_url = CONF["DATABASE_URL"] or embedded_database_url(BASE_DIR / ".data" / "postgres")
+DATABASES = {"default": environ.Env.db_url_config(_database_url)}
+DATABASES["default"].update(
+    {
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {**DATABASES["default"].get("OPTIONS", {}), "connect_timeout": 5},
+    }
+)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if CONF["REDIS_URL"]:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": CONF["REDIS_URL"],
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns about a missing root before collectstatic
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "messaging.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["messaging.authentication.IsApiClientOrStaff"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "messaging.exception_handler.json_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Message Dispatcher API",
+    "DESCRIPTION": "Accepts short messages and delivers each one to a webhook, with retries.",
+    "VERSION": VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+DISPATCHER = {
+    "version": VERSION,
+    "api_keys": CONF["API_KEY"],
+    "rate_limit_per_minute": CONF["RATE_LIMIT_PER_MINUTE"],
+    "content_max_length": CONF["CONTENT_MAX_LENGTH"],
+    "receipt_ttl": CONF["RECEIPT_TTL"],
+    "redis_configured": bool(CONF["REDIS_URL"]),
+    "webhook": {
+        "url": CONF["WEBHOOK_URL"],
+        "auth_token": CONF["WEBHOOK_AUTH_TOKEN"],
+        "timeout": CONF["WEBHOOK_TIMEOUT"],
+        "signing_secret": CONF["WEBHOOK_SIGNING_SECRET"],
+    },
+    "retry": {
+        "max_retries": CONF["WEBHOOK_MAX_RETRIES"],
+        "backoff_base": CONF["WEBHOOK_BACKOFF_BASE"],
+        "backoff_max": CONF["WEBHOOK_BACKOFF_MAX"],
+    },
+    "lease": CONF["WEBHOOK_LEASE"] or 2 * CONF["WEBHOOK_TIMEOUT"] + timedelta(seconds=5),
+    "scheduler": {
+        "enabled": CONF["SCHEDULER_ENABLED"],
+        "interval": CONF["SCHEDULER_INTERVAL"],
+        "batch_size": CONF["SCHEDULER_BATCH_SIZE"],
+        "concurrency": CONF["SCHEDULER_CONCURRENCY"],
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "console": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "messaging.logging_json.JsonFormatter"},
+    },
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": CONF["LOG_FORMAT"]}},
+    "root": {"handlers": ["stderr"], "level": CONF["LOG_LEVEL"].upper()},
+    "loggers": {"django.request": {"level": "ERROR"}, "pgserver": {"level": "WARNING"}},
+}

@@ -1,0 +1,24 @@
+"""Root URLs: the API, health, Swagger, the admin and the browsable API's login."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+
+from messaging.health import HealthView, ReadinessView
+
+urlpatterns = [
+    path("api/v1/", include("messaging.urls")),
+    path("health", HealthView.as_view(), name="health"),
+    path("health/ready", ReadinessView.as_view(), name="health-ready"),
+    path("swagger/doc.json", SpectacularJSONAPIView.as_view(), name="openapi"),
+    path("swagger/index.html", SpectacularSwaggerView.as_view(url_name="openapi"), name="swagger"),
+    path("admin/", admin.site.urls),
+    path("api-auth/", include("rest_framework.urls")),
+]
+
+handler400 = "messaging.exception_handler.json_400"
+handler403 = "messaging.exception_handler.json_403"
+handler404 = "messaging.exception_handler.json_404"
+handler500 = "messaging.exception_handler.json_500"

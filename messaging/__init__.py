@@ -1,0 +1,1 @@
+"""The Django app: models, API, admin, commands and the composition root."""

@@ -1,0 +1,111 @@
+"""The one place that turns errors into HTTP: JSON `{"error", "message", "details"}` always."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from core_domain.errors import (
+    BatchValidationError,
+    DomainError,
+    DomainValidationError,
+    IdempotencyConflictError,
+    InvalidTransitionError,
+    MessageNotFoundError,
+    SchedulerStateError,
+)
+
+logger = logging.getLogger(__name__)
+
+HTTP_STATUS: dict[type[DomainError], int] = {
+    DomainValidationError: status.HTTP_400_BAD_REQUEST,
+    BatchValidationError: status.HTTP_400_BAD_REQUEST,
+    MessageNotFoundError: status.HTTP_404_NOT_FOUND,
+    InvalidTransitionError: status.HTTP_409_CONFLICT,
+    IdempotencyConflictError: status.HTTP_409_CONFLICT,
+    SchedulerStateError: status.HTTP_409_CONFLICT,
+}
+
+
+def error_body(code: int, message: str, details: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": HTTPStatus(code).phrase, "message": message}
+    if details is not None:
+        body["details"] = details
+    return body
+
+
+def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    if isinstance(exc, DomainError):
+        return _domain_response(exc)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        logger.exception("Unhandled error in %s", context.get("view").__class__.__name__)
+        return Response(
+            error_body(500, "The server hit an unexpected error; it has been logged"), status=500
+        )
+    response.data = _reshaped(exc, response)
+    return response
+
+
+def _domain_response(exc: DomainError) -> Response:
+    code = next(
+        (HTTP_STATUS[k] for k in type(exc).__mro__ if k in HTTP_STATUS),
+        status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+    if code == 500:
+        logger.error("Unmapped domain error: %s", exc)
+    details: Any = None
+    if isinstance(exc, DomainValidationError):
+        details = exc.errors
+    elif isinstance(exc, BatchValidationError):
+        details = {str(index): fields for index, fields in exc.errors.items()}
+    return Response(error_body(code, str(exc), details), status=code)
+
+
+def _reshaped(exc: Exception, response: Response) -> dict[str, Any]:
+    data = response.data
+    if isinstance(exc, exceptions.ValidationError):
+        details = data if isinstance(data, dict) else {"body": data}
+        return error_body(response.status_code, _first_message(details), details)
+    message = data.get("detail", "") if isinstance(data, dict) else str(data)
+    return error_body(response.status_code, str(message) or HTTPStatus(response.status_code).phrase)
+
+
+def _first_message(details: Any) -> str:
+    """`Invalid request: phoneNumber: This field is required.` — the first problem, readable."""
+    path: list[str] = []
+    node = details
+    while isinstance(node, dict | list) and node:
+        if isinstance(node, dict):
+            key = next(iter(node))
+            if key != "non_field_errors":
+                path.append(str(key))
+            node = node[key]
+        else:
+            node = node[0]
+    where = ".".join(path)
+    return f"Invalid request: {where + ': ' if where else ''}{node}"
+
+
+def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body(404, f"No route matches {request.path}"), status=404)
+
+
+def json_500(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(
+        error_body(500, "The server hit an unexpected error; it has been logged"), status=500
+    )
+
+
+def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body(400, "The request could not be understood"), status=400)
+
+
+def json_403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body(403, "You do not have permission for this"), status=403)

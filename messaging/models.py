@@ -1,0 +1,130 @@
+"""Tables: messages, their delivery attempts, idempotency keys, scheduler switch, workers."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+STATUSES = ("PENDING", "SENDING", "SENT", "FAILED")
+OUTCOMES = ("delivered", "retry_scheduled", "failed")
+
+
+class Message(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    phone_number = models.CharField(max_length=16)
+    content = models.TextField()
+    status = models.CharField(max_length=8, choices=[(s, s.title()) for s in STATUSES])
+    external_id = models.CharField(max_length=255, null=True, blank=True)
+    retry_count = models.IntegerField(default=0)
+    attempt_count = models.IntegerField(default=0)
+    last_error = models.TextField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField()
+    locked_by = models.CharField(max_length=255, null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "messages"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=STATUSES), name="messages_status_valid"),
+            models.CheckConstraint(
+                condition=Q(retry_count__gte=0, attempt_count__gte=0),
+                name="messages_counts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="SENDING")
+                | Q(locked_by__isnull=False, lease_expires_at__isnull=False),
+                name="messages_sending_is_leased",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="messages_newest_first"),
+            models.Index(fields=["status", "-created_at", "-id"], name="messages_by_status"),
+            models.Index(fields=["phone_number", "-created_at", "-id"], name="messages_by_phone"),
+            # Serves the claim: due PENDING rows and SENDING rows whose lease ran out, both
+            # ordered by next_attempt_at (a claim sets it to the lease expiry).
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["PENDING", "SENDING"]),
+                name="messages_claimable",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} to {self.phone_number} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attempts")
+    attempt_number = models.IntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.IntegerField()
+    status_code = models.IntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=[(o, o) for o in OUTCOMES])
+    error = models.TextField(null=True, blank=True)
+    response_excerpt = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "delivery_attempts"
+        ordering = ["message", "attempt_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "attempt_number"], name="delivery_attempts_unique_number"
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=OUTCOMES), name="delivery_attempts_outcome_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(attempt_number__gte=1, duration_ms__gte=0),
+                name="delivery_attempts_counts_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.attempt_number} of {self.message_id}: {self.outcome}"
+
+
+class IdempotencyKey(models.Model):
+    key = models.CharField(max_length=255, primary_key=True)
+    fingerprint = models.CharField(max_length=64)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "idempotency_keys"
+
+
+class SchedulerState(models.Model):
+    """A single row: the cluster-wide on/off switch every dispatcher obeys."""
+
+    id = models.SmallIntegerField(primary_key=True, default=1)
+    is_running = models.BooleanField(default=True)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "scheduler_state"
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="scheduler_state_single_row")]
+
+
+class Worker(models.Model):
+    """One dispatcher process and its last heartbeat."""
+
+    id = models.CharField(max_length=255, primary_key=True)
+    host = models.CharField(max_length=255)
+    pid = models.IntegerField()
+    started_at = models.DateTimeField()
+    last_heartbeat = models.DateTimeField()
+    is_processing = models.BooleanField(default=False)
+    processed = models.BigIntegerField(default=0)
+    succeeded = models.BigIntegerField(default=0)
+    failed = models.BigIntegerField(default=0)
+    last_processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "dispatcher_workers"
+        ordering = ["started_at"]

@@ -1,0 +1,170 @@
+"""HTTP API for messages: parse input, call one use case, render the result."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
+from rest_framework import exceptions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core_domain.errors import DomainValidationError
+from core_domain.use_cases.create_messages import NewMessage
+from messaging.bootstrap import use_cases
+from messaging.serializers import (
+    AttemptSerializer,
+    ErrorSerializer,
+    MessageCreateSerializer,
+    MessageListQuerySerializer,
+    MessageSerializer,
+)
+
+
+def errors(*codes: int) -> dict[int, OpenApiResponse]:
+    """Error responses for the schema; every one has the JSON error body."""
+    described = {
+        400: "Invalid input (see `details`)",
+        401: "Missing or wrong API key",
+        404: "No message with this id",
+        409: "Conflicts with the message's current state",
+        413: "Request body too large",
+        415: "Body is not application/json",
+        429: "Rate limit exceeded (see Retry-After)",
+    }
+    return {code: OpenApiResponse(ErrorSerializer, description=described[code]) for code in codes}
+
+
+AUTH_ERRORS = (401, 429)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Repeat a create safely: the same key and body return the first message.",
+)
+
+
+def _message_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise DomainValidationError(
+            f"{raw!r} is not a valid message id (UUID)", field="id"
+        ) from None
+
+
+class MessageViewSet(viewsets.ViewSet):
+    """Create, list and inspect messages; requeue failed ones."""
+
+    lookup_value_regex = "[^/]+"
+
+    @extend_schema(
+        summary="Create a message",
+        request=MessageCreateSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: MessageSerializer,
+            200: OpenApiResponse(MessageSerializer, description="Repeat of an idempotent create"),
+            **errors(400, 409, 413, 415, *AUTH_ERRORS),
+        },
+        examples=[
+            OpenApiExample(
+                "SMS",
+                value={"phoneNumber": "+905551234567", "content": "Hello, this is a test message!"},
+                request_only=True,
+            )
+        ],
+    )
+    def create(self, request: Request) -> Response:
+        body = MessageCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        created = use_cases().create_message.execute(
+            **body.validated_data, idempotency_key=request.headers.get("Idempotency-Key")
+        )
+        response = Response(
+            MessageSerializer(created.message).data,
+            status=status.HTTP_201_CREATED if created.is_new else status.HTTP_200_OK,
+        )
+        response["Location"] = f"/api/v1/messages/{created.message.id}"
+        return response
+
+    @extend_schema(
+        summary="List messages, newest first",
+        parameters=[MessageListQuerySerializer],
+        responses={
+            200: OpenApiResponse(
+                MessageSerializer(many=True), description="Total matches in X-Total-Count"
+            ),
+            **errors(400, *AUTH_ERRORS),
+        },
+    )
+    def list(self, request: Request) -> Response:
+        query = MessageListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params: dict[str, Any] = dict(query.validated_data)
+        page = use_cases().list_messages.execute(
+            limit=params["limit"],
+            offset=params["offset"],
+            status=params.get("status"),
+            phone_number=params.get("phoneNumber"),
+        )
+        response = Response(MessageSerializer(page.items, many=True).data)
+        response["X-Total-Count"] = str(page.total)
+        return response
+
+    @extend_schema(
+        summary="Get one message",
+        responses={200: MessageSerializer, **errors(400, 404, *AUTH_ERRORS)},
+    )
+    def retrieve(self, request: Request, pk: str) -> Response:
+        message = use_cases().get_message.execute(message_id=_message_id(pk))
+        return Response(MessageSerializer(message).data)
+
+    @extend_schema(
+        summary="Create up to 1,000 messages at once (all or nothing)",
+        request=MessageCreateSerializer(many=True),
+        responses={201: MessageSerializer(many=True), **errors(400, 413, 415, *AUTH_ERRORS)},
+    )
+    @action(detail=False, methods=["post"], url_path="bulk")
+    def bulk(self, request: Request) -> Response:
+        if not isinstance(request.data, list):
+            raise exceptions.ValidationError({"body": ["Expected a JSON array of messages"]})
+        shape_errors: dict[str, Any] = {}
+        items: list[NewMessage] = []
+        for index, raw in enumerate(request.data):
+            body = MessageCreateSerializer(data=raw)
+            if body.is_valid():
+                items.append(NewMessage(**body.validated_data))
+            else:
+                shape_errors[str(index)] = body.errors
+        if shape_errors:
+            raise exceptions.ValidationError(shape_errors)
+        messages = use_cases().create_messages.execute(items=items)
+        return Response(MessageSerializer(messages, many=True).data, status=201)
+
+    @extend_schema(
+        summary="Delivery attempts of a message, oldest first",
+        responses={200: AttemptSerializer(many=True), **errors(400, 404, *AUTH_ERRORS)},
+    )
+    @action(detail=True, methods=["get"])
+    def attempts(self, request: Request, pk: str) -> Response:
+        attempts = use_cases().get_attempts.execute(message_id=_message_id(pk))
+        return Response(AttemptSerializer(attempts, many=True).data)
+
+    @extend_schema(
+        summary="Requeue a FAILED message (PENDING, due now, retryCount 0)",
+        request=None,
+        responses={200: MessageSerializer, **errors(400, 404, 409, *AUTH_ERRORS)},
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        message = use_cases().requeue_message.execute(message_id=_message_id(pk))
+        return Response(MessageSerializer(message).data)
