@@ -22,7 +22,8 @@ class Status(StrEnum):
 
 _NEXT: dict[Status, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.SENDING, Status.FAILED}),  # PENDING → FAILED: operator cancel
-    Status.SENDING: frozenset({Status.SENT, Status.PENDING, Status.FAILED}),
+    # SENDING → SENDING: another worker re-claims a message whose lease ran out.
+    Status.SENDING: frozenset({Status.SENDING, Status.SENT, Status.PENDING, Status.FAILED}),
     Status.FAILED: frozenset({Status.PENDING}),  # FAILED → PENDING: requeue
     Status.SENT: frozenset(),
 }

@@ -1,0 +1,40 @@
+"""Shared fixtures: the services the suite runs against, and API clients."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+if not os.environ.get("REDIS_URL"):
+    raise pytest.UsageError(
+        "REDIS_URL is not set: run the suite with `make test`, which starts an embedded Redis "
+        "(the Redis tests never skip)."
+    )
+
+
+@pytest.fixture(autouse=True)
+def _no_rate_limit_unless_asked(settings) -> None:
+    """Rate limiting has its own tests; elsewhere it would make results depend on test order."""
+    settings.DISPATCHER = {**settings.DISPATCHER, "rate_limit_per_minute": 0}
+
+
+@pytest.fixture
+def api_key(settings) -> str:
+    return settings.DISPATCHER["api_keys"][0]
+
+
+@pytest.fixture
+def api(api_key):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    return client
+
+
+@pytest.fixture
+def anonymous():
+    from rest_framework.test import APIClient
+
+    return APIClient()
