@@ -1,0 +1,62 @@
+# Message Dispatcher. `make run` and `make test` need nothing but Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(PY) -m tests.services $(PY) -m pytest
+
+.DEFAULT_GOAL := help
+.PHONY: help run test test-unit test-integration test-e2e test-browser test-coverage \
+        test-race-condition test-deployment lint fmt migrate docker-build clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.runtime ## Install, migrate and start the API on :8080 (embedded PostgreSQL without DATABASE_URL)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py run_stack
+
+migrate: $(VENV)/.runtime ## Apply database migrations
+	$(PY) manage.py migrate --noinput
+
+test: $(VENV)/.dev ## Run the whole suite (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set)
+	$(PYTEST) -q
+
+test-unit: $(VENV)/.dev ## Domain unit tests against in-memory fakes
+	$(PYTEST) -q tests/unit
+
+test-integration: $(VENV)/.dev ## Tests against the real PostgreSQL, Redis and HTTP
+	$(PYTEST) -q tests/integration
+
+test-e2e: $(VENV)/.dev ## End-to-end tests with server and dispatcher processes
+	$(PYTEST) -q tests/e2e
+
+test-browser: $(VENV)/.dev ## Headless Chromium tests (Debian's chromium package)
+	$(PYTEST) -q tests/browser
+
+test-coverage: $(VENV)/.dev ## The suite with a coverage report
+	$(PYTEST) -q --cov=core_domain --cov=adapters --cov=messaging --cov=dispatcher_project --cov-report=term-missing
+
+lint: $(VENV)/.dev ## ruff check, ruff format --check and the import-linter contracts
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+
+fmt: $(VENV)/.dev ## Format the code and fix what ruff can
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+docker-build: ## Build the container image (needs a Docker engine)
+	docker build -t message-dispatcher .
+
+clean: ## Remove the virtualenv, embedded data and caches
+	rm -rf $(VENV) .data staticfiles .pytest_cache .ruff_cache
