@@ -40,6 +40,22 @@ class Finalization:
     attempt: DeliveryAttempt
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerStatus:
+    """One dispatcher process as its heartbeat row describes it."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    last_heartbeat: datetime
+    is_processing: bool = False
+    processed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    last_processed_at: datetime | None = None
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
@@ -120,4 +136,24 @@ class WebhookSender(Protocol):
 class ReceiptCache(Protocol):
     def put(self, *, message_id: MessageId, sent_at: datetime) -> None:
         """Cache the delivery receipt; raises ReceiptCacheError when the cache is unreachable."""
+        ...
+
+
+class SchedulerControl(Protocol):
+    """The cluster-wide on/off switch and the dispatchers' heartbeats, shared by all processes."""
+
+    def is_running(self) -> bool: ...
+
+    def set_running(self, is_running: bool) -> bool:
+        """Flip the switch atomically; False (and no change) if it was already in that state."""
+        ...
+
+    def heartbeat(self, worker: WorkerStatus) -> None:
+        """Insert or update the worker's row."""
+        ...
+
+    def remove_worker(self, worker_id: str) -> None: ...
+
+    def workers(self) -> list[WorkerStatus]:
+        """Every known worker, oldest first."""
         ...

@@ -9,11 +9,19 @@ from django.conf import settings
 
 from adapters.clock import SystemClock
 from adapters.django_repository import DjangoMessageRepository
+from adapters.django_scheduler import DjangoSchedulerControl
+from adapters.receipt_cache import DjangoRedisReceiptCache
+from adapters.webhook_client import RequestsWebhookSender
+from core_domain.retry import RetryPolicy
 from core_domain.use_cases.create_message import CreateMessage
 from core_domain.use_cases.create_messages import CreateMessages
+from core_domain.use_cases.dispatch_batch import DispatchBatch
+from core_domain.use_cases.dispatcher_status import GetDispatcherStatus
 from core_domain.use_cases.get_message import GetAttempts, GetMessage
 from core_domain.use_cases.list_messages import ListMessages
 from core_domain.use_cases.requeue_message import CancelMessage, RequeueMessage
+from core_domain.use_cases.run_dispatcher_tick import RunDispatcherTick
+from core_domain.use_cases.scheduler import GetSchedulerStatus, SetSchedulerState
 from messaging import models
 
 
@@ -26,19 +34,34 @@ class UseCases:
     list_messages: ListMessages
     requeue_message: RequeueMessage
     cancel_message: CancelMessage
+    set_scheduler_state: SetSchedulerState
+    scheduler_status: GetSchedulerStatus
+    dispatcher_status: GetDispatcherStatus
+
+
+def _repository() -> DjangoMessageRepository:
+    return DjangoMessageRepository(
+        messages=models.Message,
+        attempts=models.DeliveryAttempt,
+        idempotency_keys=models.IdempotencyKey,
+    )
+
+
+def _control() -> DjangoSchedulerControl:
+    return DjangoSchedulerControl(
+        state=models.SchedulerState,
+        workers=models.Worker,
+        initially_running=settings.DISPATCHER["scheduler"]["enabled"],
+    )
 
 
 @functools.cache
 def use_cases() -> UseCases:
     """Built once per process; tests that change settings call `use_cases.cache_clear()`."""
     conf = settings.DISPATCHER
-    clock = SystemClock()
-    repository = DjangoMessageRepository(
-        messages=models.Message,
-        attempts=models.DeliveryAttempt,
-        idempotency_keys=models.IdempotencyKey,
-    )
+    clock, repository, control = SystemClock(), _repository(), _control()
     max_length = conf["content_max_length"]
+    interval = conf["scheduler"]["interval"]
     return UseCases(
         create_message=CreateMessage(
             repository=repository, clock=clock, content_max_length=max_length
@@ -51,4 +74,37 @@ def use_cases() -> UseCases:
         list_messages=ListMessages(repository=repository),
         requeue_message=RequeueMessage(repository=repository, clock=clock),
         cancel_message=CancelMessage(repository=repository, clock=clock),
+        set_scheduler_state=SetSchedulerState(control=control),
+        scheduler_status=GetSchedulerStatus(
+            control=control,
+            clock=clock,
+            interval=interval,
+            batch_size=conf["scheduler"]["batch_size"],
+        ),
+        dispatcher_status=GetDispatcherStatus(
+            repository=repository, control=control, clock=clock, interval=interval
+        ),
+    )
+
+
+@functools.cache
+def dispatch_batch(*, concurrency: int) -> DispatchBatch:
+    """The delivery pipeline with `concurrency` parallel webhook calls (one per process)."""
+    conf = settings.DISPATCHER
+    return DispatchBatch(
+        repository=_repository(),
+        sender=RequestsWebhookSender.from_conf(
+            conf["webhook"], version=conf["version"], pool_size=concurrency
+        ),
+        receipts=DjangoRedisReceiptCache(ttl=conf["receipt_ttl"]),
+        clock=SystemClock(),
+        policy=RetryPolicy(**conf["retry"]),
+        lease=conf["lease"],
+        concurrency=concurrency,
+    )
+
+
+def dispatcher_tick(*, concurrency: int) -> RunDispatcherTick:
+    return RunDispatcherTick(
+        dispatch=dispatch_batch(concurrency=concurrency), control=_control(), clock=SystemClock()
     )

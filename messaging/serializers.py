@@ -73,3 +73,51 @@ class HealthSerializer(serializers.Serializer):
 class ReadinessSerializer(serializers.Serializer):
     status = serializers.CharField()
     checks = serializers.DictField(child=serializers.CharField())
+
+
+class ProcessingResultSerializer(serializers.Serializer):
+    processedCount = serializers.IntegerField()  # noqa: N815
+    successCount = serializers.IntegerField()  # noqa: N815
+    failedCount = serializers.IntegerField()  # noqa: N815
+    retryScheduledCount = serializers.IntegerField()  # noqa: N815
+    errors = serializers.ListField(child=serializers.CharField())
+
+
+class ProcessingStatusSerializer(serializers.Serializer):
+    isProcessing = serializers.BooleanField()  # noqa: N815
+    lastProcessedAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
+    pendingCount = serializers.IntegerField()  # noqa: N815
+    sendingCount = serializers.IntegerField()  # noqa: N815
+    sentCount = serializers.IntegerField()  # noqa: N815
+    failedCount = serializers.IntegerField()  # noqa: N815
+    processedToday = serializers.IntegerField()  # noqa: N815
+    failedToday = serializers.IntegerField()  # noqa: N815
+    nextProcessingAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
+
+
+class SchedulerActionSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    status = serializers.ChoiceField(choices=["started", "stopped"])
+
+
+class WorkerSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    host = serializers.CharField()
+    pid = serializers.IntegerField()
+    startedAt = serializers.DateTimeField()  # noqa: N815
+    lastHeartbeat = serializers.DateTimeField()  # noqa: N815
+    alive = serializers.BooleanField()
+    processed = serializers.IntegerField()
+
+
+class SchedulerStatusSerializer(serializers.Serializer):
+    isRunning = serializers.BooleanField()  # noqa: N815
+    isCurrentlyProcessing = serializers.BooleanField()  # noqa: N815
+    totalProcessed = serializers.IntegerField()  # noqa: N815
+    totalSuccessful = serializers.IntegerField()  # noqa: N815
+    totalFailed = serializers.IntegerField()  # noqa: N815
+    lastProcessingTime = serializers.DateTimeField(allow_null=True)  # noqa: N815
+    nextProcessingIn = serializers.CharField(allow_null=True)  # noqa: N815
+    interval = serializers.CharField()
+    batchSize = serializers.IntegerField()  # noqa: N815
+    workers = WorkerSerializer(many=True)

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from messaging.dispatch_views import (
+    ProcessingStatusView,
+    ProcessView,
+    SchedulerStatusView,
+    SchedulerSwitchView,
+)
 from messaging.views import MessageViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("messages", MessageViewSet, basename="message")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path("messaging/process", ProcessView.as_view(), name="messaging-process"),
+    path("messaging/status", ProcessingStatusView.as_view(), name="messaging-status"),
+    path("scheduler/start", SchedulerSwitchView.as_view(is_running=True), name="scheduler-start"),
+    path("scheduler/stop", SchedulerSwitchView.as_view(is_running=False), name="scheduler-stop"),
+    path("scheduler/status", SchedulerStatusView.as_view(), name="scheduler-status"),
+]

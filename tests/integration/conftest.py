@@ -8,6 +8,7 @@ from django.core.cache import cache
 from adapters.django_repository import DjangoMessageRepository
 from messaging import models
 from messaging.bootstrap import use_cases
+from tests.integration.receivers import receiver  # noqa: F401 - shared fixture
 
 
 @pytest.fixture

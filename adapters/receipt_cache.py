@@ -1,0 +1,61 @@
+"""ReceiptCache on Django's cache framework (django-redis in production)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.core.cache import caches
+
+from core_domain.errors import ReceiptCacheError
+from core_domain.message import MessageId
+
+
+def receipt_key(message_id: MessageId) -> str:
+    """The cache key of a message's receipt (Django adds its own prefix and version)."""
+    return f"receipt:{message_id}"
+
+
+def _iso_utc(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("sent_at must be timezone-aware")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class DjangoRedisReceiptCache:
+    """Caches `{"messageId", "sentAt"}` under `receipt:<id>` for `ttl`.
+
+    Every failure of the cache becomes ReceiptCacheError, raised rather than swallowed: the
+    dispatch use case logs and counts it and carries on with the delivery. With the settings'
+    one-second socket timeouts an outage costs at most about a second per call.
+    Thread-safe: the cache is looked up per call, so each thread uses its own client.
+    """
+
+    def __init__(self, *, ttl: timedelta, cache_alias: str = "default") -> None:
+        if ttl <= timedelta(0):
+            raise ValueError("RECEIPT_TTL must be positive")
+        self._ttl = ttl
+        self._alias = cache_alias
+
+    def put(self, *, message_id: MessageId, sent_at: datetime) -> None:
+        receipt = {"messageId": str(message_id), "sentAt": _iso_utc(sent_at)}
+        try:
+            caches[self._alias].set(
+                receipt_key(message_id), receipt, timeout=self._ttl.total_seconds()
+            )
+        except Exception as exc:
+            raise _cache_error(exc, message_id=message_id, doing="store") from exc
+
+    def get(self, message_id: MessageId) -> dict[str, Any] | None:
+        """The cached receipt, or None (for tests and operators)."""
+        try:
+            return caches[self._alias].get(receipt_key(message_id))
+        except Exception as exc:
+            raise _cache_error(exc, message_id=message_id, doing="read") from exc
+
+
+def _cache_error(exc: Exception, *, message_id: MessageId, doing: str) -> ReceiptCacheError:
+    # Only the exception's class: a client's message can quote the cache's URL.
+    return ReceiptCacheError(
+        f"Could not {doing} the delivery receipt of message {message_id} ({type(exc).__name__})"
+    )

@@ -1,0 +1,101 @@
+"""One dispatcher tick: obey the shared switch, heartbeat, dispatch one batch or drain."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core_domain.ports import Clock, SchedulerControl, WorkerStatus
+from core_domain.use_cases.dispatch_batch import BatchReport, DispatchBatch
+
+CHECK_EVERY_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class TickReport:
+    is_paused: bool = False
+    batches: int = 0
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    lost: int = 0
+    released: int = 0
+    receipt_errors: int = 0
+    seconds: float = 0.0
+
+    def add(self, batch: BatchReport) -> None:
+        self.batches += 1
+        for name in ("claimed", "sent", "retried", "failed", "lost", "released", "receipt_errors"):
+            setattr(self, name, getattr(self, name) + getattr(batch, name))
+
+    @property
+    def messages_per_second(self) -> float:
+        done = self.sent + self.retried + self.failed
+        return done / self.seconds if self.seconds > 0 else 0.0
+
+
+class RunDispatcherTick:
+    """Run one tick for `worker` and return its updated status with what the tick did.
+
+    Paused (nothing claimed) while the shared switch is off. With `drain`, batches are
+    claimed until none is due, the switch turns off or `should_stop` turns true; the
+    heartbeat and the switch are re-read at most once a second while draining.
+    """
+
+    def __init__(self, *, dispatch: DispatchBatch, control: SchedulerControl, clock: Clock) -> None:
+        self._dispatch = dispatch
+        self._control = control
+        self._clock = clock
+
+    def execute(
+        self,
+        *,
+        worker: WorkerStatus,
+        batch_size: int,
+        drain: bool,
+        should_stop: Callable[[], bool],
+    ) -> tuple[WorkerStatus, TickReport]:
+        report = TickReport()
+        if not self._control.is_running():
+            worker = self._beat(worker, is_processing=False)
+            report.is_paused = True
+            return worker, report
+        worker = self._beat(worker, is_processing=True)
+        started = last_check = time.monotonic()
+        while not should_stop():
+            batch = self._dispatch.execute(
+                worker_id=worker.id, batch_size=batch_size, should_stop=should_stop
+            )
+            report.add(batch)
+            worker = _counted(worker, batch, at=self._clock.now())
+            if not drain or batch.claimed == 0:
+                break
+            if time.monotonic() - last_check >= CHECK_EVERY_SECONDS:
+                last_check = time.monotonic()
+                worker = self._beat(worker, is_processing=True)
+                if not self._control.is_running():
+                    break
+        report.seconds = time.monotonic() - started
+        return self._beat(worker, is_processing=False), report
+
+    def _beat(self, worker: WorkerStatus, *, is_processing: bool) -> WorkerStatus:
+        worker = dataclasses.replace(
+            worker, last_heartbeat=self._clock.now(), is_processing=is_processing
+        )
+        self._control.heartbeat(worker)
+        return worker
+
+
+def _counted(worker: WorkerStatus, batch: BatchReport, *, at) -> WorkerStatus:
+    if not batch.processed:
+        return worker
+    return dataclasses.replace(
+        worker,
+        processed=worker.processed + batch.processed,
+        succeeded=worker.succeeded + batch.sent,
+        failed=worker.failed + batch.failed,
+        last_processed_at=at,
+    )

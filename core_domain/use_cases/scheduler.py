@@ -1,0 +1,81 @@
+"""Start and stop dispatching for every dispatcher, and report the scheduler's state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core_domain.errors import SchedulerStateError
+from core_domain.ports import Clock, SchedulerControl, WorkerStatus
+
+MIN_ALIVE_WINDOW = timedelta(seconds=30)
+
+
+def is_alive(worker: WorkerStatus, *, now: datetime, interval: timedelta) -> bool:
+    """A worker is alive when its last heartbeat is within max(3 × interval, 30 s)."""
+    return now - worker.last_heartbeat <= max(3 * interval, MIN_ALIVE_WINDOW)
+
+
+class SetSchedulerState:
+    """Turn dispatching on or off for every dispatcher process.
+
+    Raises SchedulerStateError when the scheduler is already in the requested state.
+    """
+
+    def __init__(self, *, control: SchedulerControl) -> None:
+        self._control = control
+
+    def execute(self, *, is_running: bool) -> bool:
+        if not self._control.set_running(is_running):
+            state = "running" if is_running else "stopped"
+            raise SchedulerStateError(f"The scheduler is already {state}")
+        return is_running
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerReport:
+    is_running: bool
+    is_currently_processing: bool
+    total_processed: int
+    total_successful: int
+    total_failed: int
+    last_processing_time: datetime | None
+    next_processing_in: timedelta | None
+    interval: timedelta
+    batch_size: int
+    workers: list[tuple[WorkerStatus, bool]]
+
+
+class GetSchedulerStatus:
+    """The switch, every worker with its liveness, and totals over all workers."""
+
+    def __init__(
+        self, *, control: SchedulerControl, clock: Clock, interval: timedelta, batch_size: int
+    ) -> None:
+        self._control = control
+        self._clock = clock
+        self._interval = interval
+        self._batch_size = batch_size
+
+    def execute(self) -> SchedulerReport:
+        now = self._clock.now()
+        workers = self._control.workers()
+        alive = [w for w in workers if is_alive(w, now=now, interval=self._interval)]
+        last = max((w.last_processed_at for w in workers if w.last_processed_at), default=None)
+        is_running = self._control.is_running()
+        next_in = None
+        if is_running and alive:
+            next_tick = min(w.last_heartbeat for w in alive) + self._interval
+            next_in = max(timedelta(0), next_tick - now)
+        return SchedulerReport(
+            is_running=is_running,
+            is_currently_processing=any(w.is_processing for w in alive),
+            total_processed=sum(w.processed for w in workers),
+            total_successful=sum(w.succeeded for w in workers),
+            total_failed=sum(w.failed for w in workers),
+            last_processing_time=last,
+            next_processing_in=next_in,
+            interval=self._interval,
+            batch_size=self._batch_size,
+            workers=[(w, w in alive) for w in workers],
+        )

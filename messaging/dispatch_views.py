@@ -1,0 +1,131 @@
+"""HTTP API for processing and the scheduler: run a batch now, status, start/stop for all."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core_domain.message import Status
+from core_domain.values import format_duration
+from messaging.bootstrap import dispatch_batch, use_cases
+from messaging.serializers import (
+    ProcessingResultSerializer,
+    ProcessingStatusSerializer,
+    SchedulerActionSerializer,
+    SchedulerStatusSerializer,
+)
+from messaging.views import AUTH_ERRORS, errors
+
+
+class ProcessQuerySerializer(serializers.Serializer):
+    batch_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
+
+
+class ProcessView(APIView):
+    @extend_schema(
+        summary="Deliver one batch now (regardless of the scheduler switch)",
+        parameters=[
+            OpenApiParameter("batch_size", int, description="1-100, default the configured size")
+        ],
+        request=None,
+        responses={200: ProcessingResultSerializer, **errors(400, *AUTH_ERRORS)},
+        tags=["messaging"],
+    )
+    def post(self, request: Request) -> Response:
+        query = ProcessQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        conf = settings.DISPATCHER["scheduler"]
+        batch_size = query.validated_data.get("batch_size", conf["batch_size"])
+        report = dispatch_batch(concurrency=conf["concurrency"]).execute(
+            worker_id=f"api-{socket.gethostname()}-{os.getpid()}", batch_size=batch_size
+        )
+        return Response(
+            {
+                "processedCount": report.processed,
+                "successCount": report.sent,
+                "failedCount": report.failed,
+                "retryScheduledCount": report.retried,
+                "errors": report.errors,
+            }
+        )
+
+
+class ProcessingStatusView(APIView):
+    @extend_schema(
+        summary="Queue counts, today's results and dispatcher activity",
+        responses={200: ProcessingStatusSerializer, **errors(*AUTH_ERRORS)},
+        tags=["messaging"],
+    )
+    def get(self, request: Request) -> Response:
+        status = use_cases().dispatcher_status.execute()
+        return Response(
+            {
+                "isProcessing": status.is_processing,
+                "lastProcessedAt": status.last_processed_at,
+                "pendingCount": status.counts[Status.PENDING],
+                "sendingCount": status.counts[Status.SENDING],
+                "sentCount": status.counts[Status.SENT],
+                "failedCount": status.counts[Status.FAILED],
+                "processedToday": status.processed_today,
+                "failedToday": status.failed_today,
+                "nextProcessingAt": status.next_processing_at,
+            }
+        )
+
+
+class SchedulerSwitchView(APIView):
+    is_running = True
+
+    @extend_schema(
+        summary="Switch dispatching on or off for every dispatcher process",
+        request=None,
+        responses={200: SchedulerActionSerializer, **errors(409, *AUTH_ERRORS)},
+        tags=["scheduler"],
+    )
+    def post(self, request: Request) -> Response:
+        use_cases().set_scheduler_state.execute(is_running=self.is_running)
+        verb = "started" if self.is_running else "stopped"
+        return Response({"message": f"Scheduler {verb} for every dispatcher", "status": verb})
+
+
+class SchedulerStatusView(APIView):
+    @extend_schema(
+        summary="The shared switch, totals and every dispatcher's heartbeat",
+        responses={200: SchedulerStatusSerializer, **errors(*AUTH_ERRORS)},
+        tags=["scheduler"],
+    )
+    def get(self, request: Request) -> Response:
+        report = use_cases().scheduler_status.execute()
+        next_in = report.next_processing_in
+        return Response(
+            {
+                "isRunning": report.is_running,
+                "isCurrentlyProcessing": report.is_currently_processing,
+                "totalProcessed": report.total_processed,
+                "totalSuccessful": report.total_successful,
+                "totalFailed": report.total_failed,
+                "lastProcessingTime": report.last_processing_time,
+                "nextProcessingIn": format_duration(next_in) if next_in is not None else None,
+                "interval": format_duration(report.interval),
+                "batchSize": report.batch_size,
+                "workers": [
+                    {
+                        "id": w.id,
+                        "host": w.host,
+                        "pid": w.pid,
+                        "startedAt": w.started_at,
+                        "lastHeartbeat": w.last_heartbeat,
+                        "alive": alive,
+                        "processed": w.processed,
+                    }
+                    for w, alive in report.workers
+                ],
+            }
+        )

@@ -1,0 +1,139 @@
+"""`run_dispatcher`: the long-running dispatcher; any number may run at once on any hosts."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from core_domain.ports import WorkerStatus
+from core_domain.use_cases.run_dispatcher_tick import TickReport
+from core_domain.values import format_duration, parse_duration
+from messaging.bootstrap import dispatcher_tick
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        span = parse_duration(text)
+    except ValueError:
+        raise CommandError(
+            f"--interval: expected a duration like 500ms, 30s, 2m, got {text!r}"
+        ) from None
+    if span <= timedelta(0):
+        raise CommandError("--interval: must be more than zero")
+    return span
+
+
+def _positive(name: str, value: int, high: int) -> int:
+    if not 1 <= value <= high:
+        raise CommandError(f"--{name}: expected a whole number 1-{high}, got {value}")
+    return value
+
+
+class Command(BaseCommand):
+    help = "Deliver due messages to the webhook every interval until SIGTERM/SIGINT."
+
+    def add_arguments(self, parser) -> None:
+        conf = settings.DISPATCHER["scheduler"]
+        parser.add_argument("--once", action="store_true", help="run one tick and exit")
+        parser.add_argument("--drain", action="store_true", help="claim until nothing is due")
+        parser.add_argument("--interval", default=format_duration(conf["interval"]))
+        parser.add_argument("--batch-size", type=int, default=conf["batch_size"])
+        parser.add_argument("--concurrency", type=int, default=conf["concurrency"])
+        parser.add_argument(
+            "--processes", type=int, default=1, help="run N dispatcher processes (one per core)"
+        )
+
+    def handle(self, *args, **options) -> None:
+        interval = _duration(options["interval"])
+        batch_size = _positive("batch-size", options["batch_size"], 1000)
+        concurrency = _positive("concurrency", options["concurrency"], 512)
+        processes = _positive("processes", options["processes"], 64)
+        if not settings.DISPATCHER["webhook"]["url"]:
+            raise CommandError("WEBHOOK_URL: not set; the dispatcher has nowhere to deliver")
+        if processes > 1:
+            sys.exit(self._run_processes(processes))
+        self._run(
+            interval=interval,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            once=options["once"],
+            drain=options["drain"],
+        )
+
+    def _run(
+        self, *, interval: timedelta, batch_size: int, concurrency: int, once: bool, drain: bool
+    ) -> None:
+        stopping = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stopping.set())
+        tick = dispatcher_tick(concurrency=concurrency)
+        worker = self._new_worker()
+        self.stdout.write(
+            f"dispatcher {worker.id}: every {format_duration(interval)}, batch {batch_size}, "
+            f"concurrency {concurrency}{', drain' if drain else ''}"
+        )
+        while not stopping.is_set():
+            close_old_connections()
+            worker, report = tick.execute(
+                worker=worker, batch_size=batch_size, drain=drain, should_stop=stopping.is_set
+            )
+            self.stdout.write(_progress_line(report))
+            if once:
+                break
+            stopping.wait(interval.total_seconds())
+        connection.close()
+        self.stdout.write(f"dispatcher {worker.id}: stopped")
+
+    def _new_worker(self) -> WorkerStatus:
+        now = timezone.now()
+        host = socket.gethostname()
+        return WorkerStatus(
+            id=f"{host}-{os.getpid()}-{secrets.token_hex(2)}",
+            host=host,
+            pid=os.getpid(),
+            started_at=now,
+            last_heartbeat=now,
+        )
+
+    def _run_processes(self, count: int) -> int:
+        child_argv, skip_next = [sys.executable], False
+        for arg in sys.argv:
+            if not skip_next and not arg.startswith("--processes"):
+                child_argv.append(arg)
+            skip_next = arg == "--processes"
+        children = [subprocess.Popen(child_argv) for _ in range(count)]
+
+        def forward(signum, frame) -> None:
+            for child in children:
+                child.send_signal(signum)
+
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
+        return max(child.wait() for child in children)
+
+
+def _progress_line(report: TickReport) -> str:
+    if report.is_paused:
+        return "tick: paused (scheduler stopped)"
+    extras = "".join(
+        f" {name}={value}"
+        for name, value in (("lost", report.lost), ("released", report.released),
+                            ("receipt_errors", report.receipt_errors))
+        if value
+    )  # fmt: skip
+    return (
+        f"tick: claimed={report.claimed} sent={report.sent} retried={report.retried} "
+        f"failed={report.failed}{extras} {report.messages_per_second:.1f} msgs/s "
+        f"({report.seconds:.2f}s, {report.batches} batches)"
+    )
