@@ -1,0 +1,102 @@
+"""Start `manage.py` subprocesses against the test database, and wait for conditions."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_database_url() -> str:
+    """The URL of the database pytest-django created, for processes started by the test."""
+    conf = connection.settings_dict
+    socket_dir = conf.get("OPTIONS", {}).get("host")
+    if not conf["HOST"] and socket_dir:
+        return f"postgresql://{conf['USER']}:@/{conf['NAME']}?host={socket_dir}"
+    password = f":{conf['PASSWORD']}" if conf["PASSWORD"] else ""
+    return (
+        f"postgres://{conf['USER']}{password}@{conf['HOST']}:{conf['PORT'] or 5432}/{conf['NAME']}"
+    )
+
+
+def dispatcher_env(*, webhook_url: str, **overrides: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "WEBHOOK_URL": webhook_url,
+        "WEBHOOK_BACKOFF_BASE": "100ms",
+        "LOG_LEVEL": "warning",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update(overrides)
+    return env
+
+
+class Process:
+    """A `manage.py` subprocess whose output goes to a log file (no pipe to fill up)."""
+
+    def __init__(self, args: list[str], *, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._output = log.open("w")
+        self.popen = subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=self._output,
+            stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def stop(self, *, timeout: float = 30) -> int:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+        try:
+            return self.popen.wait(timeout=timeout)
+        finally:
+            self._output.close()
+
+    def kill(self) -> None:
+        self.popen.kill()
+        self.popen.wait(timeout=10)
+        self._output.close()
+
+
+@contextmanager
+def dispatchers(count: int, *args: str, env: dict[str, str], logs: Path) -> Iterator[list[Process]]:
+    """`count` run_dispatcher processes, stopped (SIGTERM) when the block ends."""
+    logs.mkdir(parents=True, exist_ok=True)
+    started = [
+        Process(["run_dispatcher", *args], env=env, log=logs / f"dispatcher-{n}.log")
+        for n in range(count)
+    ]
+    try:
+        yield started
+    finally:
+        for process in started:
+            if process.popen.poll() is None:
+                process.stop()
+            elif not process._output.closed:
+                process._output.close()
+
+
+def wait_until(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
+    """Poll `condition` until it is truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
