@@ -40,6 +40,12 @@ test-integration: $(VENV)/.dev ## Tests against the real PostgreSQL, Redis and H
 test-e2e: $(VENV)/.dev ## End-to-end tests with server and dispatcher processes
 	$(PYTEST) -q tests/e2e
 
+test-race-condition: $(VENV)/.dev ## Three dispatcher processes, one database: each message delivered once
+	$(PYTEST) -q tests/e2e/test_several_dispatchers.py -k three_dispatchers
+
+test-deployment: $(VENV)/.dev ## Dispatchers started against an existing backlog of pending messages
+	$(PYTEST) -q tests/e2e/test_several_dispatchers.py -k existing_backlog
+
 test-browser: $(VENV)/.dev ## Headless Chromium tests (Debian's chromium package)
 	$(PYTEST) -q tests/browser
 

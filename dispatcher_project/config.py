@@ -233,7 +233,7 @@ SETTINGS: tuple[Setting, ...] = (
         _boolean,
         "true or false",
         True,
-        "whether dispatchers send when first started",
+        "initial state of the shared on/off switch (set when its row is first created)",
     ),
     Setting(
         "SCHEDULER_INTERVAL",

@@ -34,7 +34,13 @@ class MessageSerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField(source="created_at")  # noqa: N815
     updatedAt = serializers.DateTimeField(source="updated_at")  # noqa: N815
     sentAt = serializers.DateTimeField(source="sent_at", allow_null=True)  # noqa: N815
-    nextAttemptAt = serializers.DateTimeField(source="next_attempt_at")  # noqa: N815
+    nextAttemptAt = serializers.DateTimeField(source="next_attempt_at", allow_null=True)  # noqa: N815
+
+    def to_representation(self, message):
+        data = super().to_representation(message)
+        if data["status"] in ("SENT", "FAILED"):
+            data["nextAttemptAt"] = None  # nothing more will be attempted
+        return data
 
 
 class AttemptSerializer(serializers.Serializer):

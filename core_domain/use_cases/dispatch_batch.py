@@ -89,7 +89,11 @@ class DispatchBatch:
         try:
             return self._sender.send(message)
         except Exception as exc:  # noqa: BLE001 - a sender bug must not lose the message
-            logger.exception("Webhook sender raised", extra={"message_id": str(message.id)})
+            logger.exception(
+                "Message %s: webhook sender raised",
+                message.id,
+                extra={"message_id": str(message.id)},
+            )
             return DeliveryOutcome(
                 started_at=started, duration=timedelta(0), error=f"internal error: {exc!r}"
             )
@@ -115,18 +119,26 @@ class DispatchBatch:
         log_extra = {"message_id": str(message.id), "outcome": outcome.value}
         if not is_written:
             report.lost += 1
-            logger.warning("Lease lost before finalize; result dropped", extra=log_extra)
+            logger.warning("Message %s: lease lost, result dropped", message.id, extra=log_extra)
             return
         if outcome is AttemptOutcome.DELIVERED:
             report.sent += 1
             self._cache_receipt(report, message)
         elif outcome is AttemptOutcome.RETRY_SCHEDULED:
             report.retried += 1
-            logger.info("Delivery retry scheduled: %s", message.last_error, extra=log_extra)
+            logger.info(
+                "Message %s: retry at %s after %s",
+                message.id,
+                message.next_attempt_at.isoformat(),
+                message.last_error,
+                extra=log_extra,
+            )
         else:
             report.failed += 1
             report.errors.append(f"{message.id}: {message.last_error}")
-            logger.warning("Delivery failed: %s", message.last_error, extra=log_extra)
+            logger.warning(
+                "Message %s: FAILED, %s", message.id, message.last_error, extra=log_extra
+            )
 
     def _cache_receipt(self, report: BatchReport, message: Message) -> None:
         assert message.sent_at is not None
@@ -134,7 +146,12 @@ class DispatchBatch:
             self._receipts.put(message_id=message.id, sent_at=message.sent_at)
         except ReceiptCacheError as exc:
             report.receipt_errors += 1
-            logger.warning("Receipt not cached: %s", exc, extra={"message_id": str(message.id)})
+            logger.warning(
+                "Message %s: receipt not cached: %s",
+                message.id,
+                exc,
+                extra={"message_id": str(message.id)},
+            )
 
 
 def _apply(

@@ -1,4 +1,4 @@
-"""`make run`: the API server (gunicorn) and its companions, stopped together by Ctrl-C."""
+"""`make run`: API server (gunicorn), one dispatcher and, without WEBHOOK_URL, the demo receiver."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from core_domain.values import format_duration
+
 
 def _admin_password(data_dir: Path) -> str:
     """ADMIN_PASSWORD, or a generated one kept under .data/ so it survives restarts."""
@@ -28,14 +30,26 @@ def _admin_password(data_dir: Path) -> str:
 
 
 class Command(BaseCommand):
-    help = "Start the API server on PORT (default 8080); Ctrl-C stops everything."
+    help = "Start the API on PORT (8080), a dispatcher and the demo receiver; Ctrl-C stops all."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--demo-port", type=int, default=9090, help="demo receiver port")
 
     def handle(self, *args, **options) -> None:
         port = settings.CONF["PORT"]
         password = _admin_password(Path(settings.BASE_DIR) / ".data")
         self._ensure_admin(password)
-        children = [self._spawn(self._gunicorn(port))]
-        self._announce(port, password)
+        env = dict(os.environ)
+        children = [self._spawn(self._gunicorn(port), env=env)]
+        webhook = settings.DISPATCHER["webhook"]["url"]
+        if not webhook:
+            demo_port = options["demo_port"]
+            webhook = env["WEBHOOK_URL"] = f"http://127.0.0.1:{demo_port}/webhook"
+            children.append(
+                self._spawn(self._manage("demo_webhook", "--port", str(demo_port)), env=env)
+            )
+        children.append(self._spawn(self._manage("run_dispatcher"), env=env))
+        self._announce(port, password, webhook=webhook)
         stopping = False
 
         def stop(signum, frame) -> None:
@@ -61,9 +75,12 @@ class Command(BaseCommand):
             "--graceful-timeout", "30", "--access-logfile", "-",
         ]  # fmt: skip
 
-    def _spawn(self, argv: list[str]) -> subprocess.Popen[bytes]:
+    def _manage(self, *args: str) -> list[str]:
+        return [sys.executable, "manage.py", *args]
+
+    def _spawn(self, argv: list[str], *, env: dict[str, str]) -> subprocess.Popen[bytes]:
         # A new process group keeps the terminal's Ctrl-C from hitting children twice.
-        return subprocess.Popen(argv, cwd=settings.BASE_DIR, start_new_session=True)
+        return subprocess.Popen(argv, cwd=settings.BASE_DIR, env=env, start_new_session=True)
 
     def _ensure_admin(self, password: str) -> None:
         users = get_user_model()
@@ -74,8 +91,9 @@ class Command(BaseCommand):
         admin.set_password(password)
         admin.save()
 
-    def _announce(self, port: int, password: str) -> None:
+    def _announce(self, port: int, password: str, *, webhook: str) -> None:
         base = f"http://localhost:{port}"
+        interval = format_duration(settings.DISPATCHER["scheduler"]["interval"])
         key = settings.DISPATCHER["api_keys"][0]
         self.stdout.write(
             "\n".join(
@@ -86,6 +104,8 @@ class Command(BaseCommand):
                     f"  Swagger UI   {base}/swagger/index.html",
                     f"  Admin        {base}/admin/   (user admin, password {password})",
                     f"  Health       {base}/health",
+                    f"  Webhook      {webhook}",
+                    f"  Dispatcher   one process, a batch every {interval}",
                     f"  API key      {key}",
                     f'  Try: curl -H "Authorization: Bearer {key}" {base}/api/v1/messages',
                     "Press Ctrl-C to stop.",
