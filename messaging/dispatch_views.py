@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 
 from django.conf import settings
@@ -44,7 +45,9 @@ class ProcessView(APIView):
         conf = settings.DISPATCHER["scheduler"]
         batch_size = query.validated_data.get("batch_size", conf["batch_size"])
         report = dispatch_batch(concurrency=conf["concurrency"]).execute(
-            worker_id=f"api-{socket.gethostname()}-{os.getpid()}", batch_size=batch_size
+            # A fresh id per call keeps concurrent calls' leases apart.
+            worker_id=f"api-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}",
+            batch_size=batch_size,
         )
         return Response(
             {
