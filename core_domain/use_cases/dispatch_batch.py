@@ -30,6 +30,7 @@ class BatchReport:
     released: int = 0
     receipt_errors: int = 0
     errors: list[str] = field(default_factory=list)
+    finalized: list[Finalization] = field(default_factory=list)  # the results written
 
     @property
     def processed(self) -> int:
@@ -117,7 +118,9 @@ class DispatchBatch:
     def _count(self, report: BatchReport, result: Finalization, *, is_written: bool) -> None:
         message, outcome = result.message, result.attempt.outcome
         log_extra = {"message_id": str(message.id), "outcome": outcome.value}
-        if not is_written:
+        if is_written:
+            report.finalized.append(result)
+        else:
             report.lost += 1
             logger.warning("Message %s: lease lost, result dropped", message.id, extra=log_extra)
             return
