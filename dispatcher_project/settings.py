@@ -48,6 +48,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "messaging.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "messaging.middleware.JsonErrorMiddleware",
@@ -176,11 +177,18 @@ DISPATCHER = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "messaging.request_id.RequestIdFilter"}},
     "formatters": {
-        "console": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "console": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s %(message)s"},
         "json": {"()": "messaging.logging_json.JsonFormatter"},
     },
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": CONF["LOG_FORMAT"]}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": CONF["LOG_FORMAT"],
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["stderr"], "level": CONF["LOG_LEVEL"].upper()},
     "loggers": {"django.request": {"level": "ERROR"}, "pgserver": {"level": "WARNING"}},
 }

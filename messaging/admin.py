@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
 from core_domain.errors import DomainError
 from messaging import models
@@ -29,9 +30,20 @@ class DeliveryAttemptInline(admin.TabularInline):
         return False
 
 
+STATUS_COLORS = {"PENDING": "#b26a00", "SENDING": "#1565c0", "SENT": "#2e7d32", "FAILED": "#c62828"}
+
+
 @admin.register(models.Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ("id", "phone_number", "status", "retry_count", "created_at", "sent_at")
+    list_display = (
+        "id",
+        "phone_number",
+        "colored_status",
+        "retry_count",
+        "external_id",
+        "created_at",
+        "sent_at",
+    )
     list_filter = ("status", "created_at")
     search_fields = ("phone_number", "=external_id", "id")
     ordering = ("-created_at", "-id")
@@ -43,6 +55,25 @@ class MessageAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description="Status", ordering="status")
+    def colored_status(self, message: models.Message) -> str:
+        return format_html(
+            '<strong class="status status-{}" style="color: {}">{}</strong>',
+            message.status.lower(),
+            STATUS_COLORS.get(message.status, "inherit"),
+            message.status,
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        counts = dict(
+            models.Message.objects.values_list("status").annotate(n=Count("id")).order_by()
+        )
+        summary = [
+            {"status": status, "count": counts.get(status, 0), "color": color}
+            for status, color in STATUS_COLORS.items()
+        ]
+        return super().changelist_view(request, {**(extra_context or {}), "status_counts": summary})
 
     @admin.action(description="Requeue selected FAILED messages")
     def requeue_failed(self, request: HttpRequest, queryset: QuerySet) -> None:

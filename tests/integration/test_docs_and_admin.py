@@ -106,3 +106,23 @@ def test_admin_requires_login() -> None:
     response = Client().get("/admin/messaging/message/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_admin_list_shows_counts_per_status_and_colored_statuses(admin_client) -> None:
+    stored(status=Status.FAILED)
+    stored(status=Status.FAILED)
+    stored()
+    page = admin_client.get("/admin/messaging/message/").content.decode()
+    assert '<span class="status-count" data-status="FAILED">2</span>' in page
+    assert '<span class="status-count" data-status="PENDING">1</span>' in page
+    assert '<span class="status-count" data-status="SENT">0</span>' in page
+    assert 'class="status status-failed"' in page
+
+
+def test_admin_detail_is_read_only_so_the_state_machine_cannot_be_bypassed(admin_client) -> None:
+    message = stored(status=Status.FAILED)
+    page = admin_client.get(f"/admin/messaging/message/{message.id}/change/").content.decode()
+    assert 'name="status"' not in page and 'name="retry_count"' not in page
+    admin_client.post(f"/admin/messaging/message/{message.id}/change/", {"status": "SENT"})
+    message.refresh_from_db()
+    assert message.status == "FAILED"
