@@ -13,6 +13,14 @@ if not os.environ.get("REDIS_URL"):
     )
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    """Close connections after each request: live-server threads must not hold the test DB."""
+    from django.conf import settings
+
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+
 @pytest.fixture(autouse=True)
 def _no_rate_limit_unless_asked(settings) -> None:
     """Rate limiting has its own tests; elsewhere it would make results depend on test order."""
