@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Count, Model
 
 from core_domain.delivery import AttemptOutcome, DeliveryAttempt
@@ -15,6 +17,8 @@ from core_domain.errors import MessageNotFoundError
 from core_domain.message import Message, MessageId, Status
 from core_domain.ports import Finalization, MessageFilter, Page, StoredIdempotentMessage
 
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 _FIELDS = tuple(f.name for f in dataclasses.fields(Message))
 _ATTEMPT_FIELDS = (
     "attempt_number",
@@ -31,11 +35,32 @@ class DjangoMessageRepository:
     """Stores messages in PostgreSQL. The model classes come from the composition root."""
 
     def __init__(
-        self, *, messages: type[Model], attempts: type[Model], idempotency_keys: type[Model]
+        self,
+        *,
+        messages: type[Model],
+        attempts: type[Model],
+        idempotency_keys: type[Model],
+        reconnect_delays: Sequence[float] = (),
     ) -> None:
+        """`reconnect_delays`: waits (seconds) between retries of finalize and release after a
+        lost connection; the dispatcher uses them so a finished delivery is not sent again."""
         self._messages = messages
         self._attempts = attempts
         self._keys = idempotency_keys
+        self._reconnect_delays = tuple(reconnect_delays)
+
+    def _surviving_reconnects(self, step: Callable[[], T], *, what: str) -> T:
+        """Run an idempotent write, again after each lost connection, until the delays run out."""
+        for delay in (*self._reconnect_delays, None):
+            try:
+                return step()
+            except (OperationalError, InterfaceError) as exc:
+                if delay is None or connection.in_atomic_block:
+                    raise
+                logger.warning("%s: database unavailable (%s); retry in %ss", what, exc, delay)
+                connection.close()
+                time.sleep(delay)
+        raise AssertionError("unreachable")
 
     # -- creating and reading -------------------------------------------------------------
 
@@ -173,21 +198,32 @@ class DjangoMessageRepository:
             )
             SELECT id FROM written
         """
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, columns)
-            return {row[0] for row in cursor.fetchall()}
+
+        def write() -> set[MessageId]:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql, columns)
+                return {row[0] for row in cursor.fetchall()}
+
+        # Safe to repeat: a second run finds the rows no longer SENDING and writes nothing.
+        return self._surviving_reconnects(write, what="finalize")
 
     def release(self, messages: Sequence[Message], *, now: datetime) -> int:
         if not messages:
             return 0
-        released = 0
-        for worker_id in {m.locked_by for m in messages}:
-            released += self._messages.objects.filter(
-                pk__in=[m.id for m in messages if m.locked_by == worker_id],
-                locked_by=worker_id,
-                status="SENDING",
-            ).update(status="PENDING", next_attempt_at=now, lease_expires_at=None, updated_at=now)
-        return released
+
+        def write() -> int:
+            released = 0
+            for worker_id in {m.locked_by for m in messages}:
+                released += self._messages.objects.filter(
+                    pk__in=[m.id for m in messages if m.locked_by == worker_id],
+                    locked_by=worker_id,
+                    status="SENDING",
+                ).update(
+                    status="PENDING", next_attempt_at=now, lease_expires_at=None, updated_at=now
+                )
+            return released
+
+        return self._surviving_reconnects(write, what="release")
 
     def _row(self, message: Message) -> Model:
         return self._messages(**_values(message))

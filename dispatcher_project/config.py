@@ -283,6 +283,14 @@ SETTINGS: tuple[Setting, ...] = (
         "console",
         "log line format",
     ),
+    Setting(
+        "METRICS_PUBLIC",
+        ("metrics", "public"),
+        _boolean,
+        "true or false",
+        False,
+        "serve /metrics without the API key",
+    ),
 )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,8 +30,6 @@ def _local_secret_key(path: Path) -> str:
 
 SECRET_KEY = CONF["DJANGO_SECRET_KEY"] or _local_secret_key(BASE_DIR / ".data" / "secret_key")
 ALLOWED_HOSTS = CONF["ALLOWED_HOSTS"]
-if "pytest" in sys.modules:
-    ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -154,6 +151,7 @@ DISPATCHER = {
     "content_max_length": CONF["CONTENT_MAX_LENGTH"],
     "receipt_ttl": CONF["RECEIPT_TTL"],
     "redis_configured": bool(CONF["REDIS_URL"]),
+    "metrics_public": CONF["METRICS_PUBLIC"],
     "webhook": {
         "url": CONF["WEBHOOK_URL"],
         "auth_token": CONF["WEBHOOK_AUTH_TOKEN"],

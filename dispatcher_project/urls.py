@@ -1,4 +1,4 @@
-"""Root URLs: the API, health, Swagger, the admin and the browsable API's login."""
+"""Root URLs: the API, health, metrics, Swagger, the admin and the browsable API's login."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from messaging.health import HealthView, ReadinessView
+from messaging.metrics_view import MetricsView
 
 urlpatterns = [
     path("api/v1/", include("messaging.urls")),
     path("health", HealthView.as_view(), name="health"),
     path("health/ready", ReadinessView.as_view(), name="health-ready"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("swagger/doc.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("swagger/index.html", SpectacularSwaggerView.as_view(url_name="openapi"), name="swagger"),
     path("admin/", admin.site.urls),

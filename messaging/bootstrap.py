@@ -39,11 +39,17 @@ class UseCases:
     dispatcher_status: GetDispatcherStatus
 
 
-def _repository() -> DjangoMessageRepository:
+# How long a dispatcher keeps trying to write a finished batch across a lost database
+# connection (about 16 s, longer than a PostgreSQL restart); the API answers 503 at once.
+DISPATCH_RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def _repository(*, reconnect_delays: tuple[float, ...] = ()) -> DjangoMessageRepository:
     return DjangoMessageRepository(
         messages=models.Message,
         attempts=models.DeliveryAttempt,
         idempotency_keys=models.IdempotencyKey,
+        reconnect_delays=reconnect_delays,
     )
 
 
@@ -92,7 +98,7 @@ def dispatch_batch(*, concurrency: int) -> DispatchBatch:
     """The delivery pipeline with `concurrency` parallel webhook calls (one per process)."""
     conf = settings.DISPATCHER
     return DispatchBatch(
-        repository=_repository(),
+        repository=_repository(reconnect_delays=DISPATCH_RECONNECT_DELAYS),
         sender=RequestsWebhookSender.from_conf(
             conf["webhook"], version=conf["version"], pool_size=concurrency
         ),

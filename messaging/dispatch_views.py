@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from core_domain.message import Status
 from core_domain.values import format_duration
+from messaging import metrics
 from messaging.bootstrap import dispatch_batch, use_cases
 from messaging.serializers import (
     ProcessingResultSerializer,
@@ -49,6 +50,7 @@ class ProcessView(APIView):
             worker_id=f"api-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}",
             batch_size=batch_size,
         )
+        metrics.record_batch(report)
         return Response(
             {
                 "processedCount": report.processed,

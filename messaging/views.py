@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from core_domain.errors import DomainValidationError
 from core_domain.use_cases.create_messages import NewMessage
+from messaging import metrics
 from messaging.bootstrap import use_cases
 from messaging.serializers import (
     AttemptSerializer,
@@ -89,6 +90,8 @@ class MessageViewSet(viewsets.ViewSet):
         created = use_cases().create_message.execute(
             **body.validated_data, idempotency_key=request.headers.get("Idempotency-Key")
         )
+        if created.is_new:
+            metrics.record_created(1)
         response = Response(
             MessageSerializer(created.message).data,
             status=status.HTTP_201_CREATED if created.is_new else status.HTTP_200_OK,
@@ -148,6 +151,7 @@ class MessageViewSet(viewsets.ViewSet):
         if shape_errors:
             raise exceptions.ValidationError(shape_errors)
         messages = use_cases().create_messages.execute(items=items)
+        metrics.record_created(len(messages))
         return Response(MessageSerializer(messages, many=True).data, status=201)
 
     @extend_schema(

@@ -43,6 +43,7 @@ class RunDispatcherTick:
     Paused (nothing claimed) while the shared switch is off. With `drain`, batches are
     claimed until none is due, the switch turns off or `should_stop` turns true; the
     heartbeat and the switch are re-read at most once a second while draining.
+    `on_batch` is called with each batch's report as soon as the batch is done.
     """
 
     def __init__(self, *, dispatch: DispatchBatch, control: SchedulerControl, clock: Clock) -> None:
@@ -57,12 +58,11 @@ class RunDispatcherTick:
         batch_size: int,
         drain: bool,
         should_stop: Callable[[], bool],
+        on_batch: Callable[[BatchReport], None] = lambda batch: None,
     ) -> tuple[WorkerStatus, TickReport]:
-        report = TickReport()
         if not self._control.is_running():
-            worker = self._beat(worker, is_processing=False)
-            report.is_paused = True
-            return worker, report
+            return self._beat(worker, is_processing=False), TickReport(is_paused=True)
+        report = TickReport()
         worker = self._beat(worker, is_processing=True)
         started = last_check = time.monotonic()
         while not should_stop():
@@ -70,6 +70,7 @@ class RunDispatcherTick:
                 worker_id=worker.id, batch_size=batch_size, should_stop=should_stop
             )
             report.add(batch)
+            on_batch(batch)
             worker = _counted(worker, batch, at=self._clock.now())
             if not drain or batch.claimed == 0:
                 break

@@ -221,3 +221,17 @@ def test_a_tick_while_the_scheduler_is_stopped_only_heartbeats() -> None:
     _, report = tick.execute(worker=WORKER, batch_size=2, drain=True, should_stop=lambda: False)
     assert report.is_paused and setup.sender.sent == []
     assert [w.id for w in control.beats] == ["w1"]
+
+
+def test_a_draining_tick_reports_each_batch_to_on_batch_as_it_finishes() -> None:
+    setup = Setup(accepted(), messages=[a_message() for _ in range(5)])
+    tick = RunDispatcherTick(
+        dispatch=setup.dispatch, control=InMemorySchedulerControl(), clock=setup.clock
+    )
+    seen = []
+    _, report = tick.execute(
+        worker=WORKER, batch_size=2, drain=True, should_stop=lambda: False, on_batch=seen.append
+    )
+    assert [batch.claimed for batch in seen] == [2, 2, 1, 0]  # the last claim finds none due
+    assert len(seen) == report.batches
+    assert sum(len(batch.finalized) for batch in seen) == report.sent == 5

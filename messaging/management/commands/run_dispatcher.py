@@ -19,6 +19,7 @@ from django.utils import timezone
 from core_domain.ports import WorkerStatus
 from core_domain.use_cases.run_dispatcher_tick import TickReport
 from core_domain.values import format_duration, parse_duration
+from messaging import metrics
 from messaging.bootstrap import dispatcher_tick
 
 
@@ -86,7 +87,11 @@ class Command(BaseCommand):
         while not stopping.is_set():
             close_old_connections()
             worker, report = tick.execute(
-                worker=worker, batch_size=batch_size, drain=drain, should_stop=stopping.is_set
+                worker=worker,
+                batch_size=batch_size,
+                drain=drain,
+                should_stop=stopping.is_set,
+                on_batch=metrics.record_batch,
             )
             self.stdout.write(_progress_line(report))
             if once:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +30,17 @@ def _admin_password(data_dir: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
+def _fresh_metrics_dir() -> str:
+    """PROMETHEUS_MULTIPROC_DIR for every child, so the API's /metrics adds up all processes.
+
+    Emptied first: counter files left by an earlier run would add to this run's totals.
+    """
+    path = Path(settings.BASE_DIR) / ".data" / "metrics"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
 class Command(BaseCommand):
     help = "Start the API on PORT (8080), a dispatcher and the demo receiver; Ctrl-C stops all."
 
@@ -39,7 +51,7 @@ class Command(BaseCommand):
         port = settings.CONF["PORT"]
         password = _admin_password(Path(settings.BASE_DIR) / ".data")
         self._ensure_admin(password)
-        env = dict(os.environ)
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": _fresh_metrics_dir()}
         children = [self._spawn(self._gunicorn(port), env=env)]
         webhook = settings.DISPATCHER["webhook"]["url"]
         if not webhook:
@@ -104,6 +116,7 @@ class Command(BaseCommand):
                     f"  Swagger UI   {base}/swagger/index.html",
                     f"  Admin        {base}/admin/   (user admin, password {password})",
                     f"  Health       {base}/health",
+                    f"  Metrics      {base}/metrics   (API key unless METRICS_PUBLIC=true)",
                     f"  Webhook      {webhook}",
                     f"  Dispatcher   one process, a batch every {interval}",
                     f"  API key      {key}",
