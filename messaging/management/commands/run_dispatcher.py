@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import signal
@@ -13,7 +14,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections, connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.utils import timezone
 
 from core_domain.ports import WorkerStatus
@@ -21,6 +22,9 @@ from core_domain.use_cases.run_dispatcher_tick import TickReport
 from core_domain.values import format_duration, parse_duration
 from messaging import metrics
 from messaging.bootstrap import dispatcher_tick
+
+logger = logging.getLogger(__name__)
+MAX_OUTAGE_WAIT = 15.0  # seconds between tries while PostgreSQL is unreachable
 
 
 def _duration(text: str) -> timedelta:
@@ -84,15 +88,26 @@ class Command(BaseCommand):
             f"dispatcher {worker.id}: every {format_duration(interval)}, batch {batch_size}, "
             f"concurrency {concurrency}{', drain' if drain else ''}"
         )
+        failures = 0
         while not stopping.is_set():
             close_old_connections()
-            worker, report = tick.execute(
-                worker=worker,
-                batch_size=batch_size,
-                drain=drain,
-                should_stop=stopping.is_set,
-                on_batch=metrics.record_batch,
-            )
+            try:
+                worker, report = tick.execute(
+                    worker=worker,
+                    batch_size=batch_size,
+                    drain=drain,
+                    should_stop=stopping.is_set,
+                    on_batch=metrics.record_batch,
+                )
+            except (OperationalError, InterfaceError) as exc:
+                # Claimed messages stay leased to us and come back when the lease runs out.
+                failures += 1
+                wait = min(MAX_OUTAGE_WAIT, 0.5 * 2**failures)
+                logger.warning("Database unavailable (%s); next try in %.1fs", exc, wait)
+                connection.close()
+                stopping.wait(wait)
+                continue
+            failures = 0
             self.stdout.write(_progress_line(report))
             if once:
                 break
