@@ -212,6 +212,7 @@ class RequestsWebhookSender:
         if auth_token:
             self._headers["Authorization"] = f"Bearer {auth_token}"
         self._session = _session(pool_size)
+        self._secrets = [value for value in (auth_token, signing_secret) if value]
 
     @classmethod
     def from_conf(
@@ -245,6 +246,12 @@ class RequestsWebhookSender:
 
     def close(self) -> None:
         self._session.close()
+
+    def _redacted(self, text: str) -> str:
+        """A receiver that echoes our request must not put our credentials into lastError."""
+        for value in self._secrets:
+            text = text.replace(value, "[redacted]")
+        return text
 
     def __enter__(self) -> RequestsWebhookSender:
         return self
@@ -298,7 +305,7 @@ class RequestsWebhookSender:
             status_code=status,
             external_id=found_id,
             retry_after=retry_after,
-            response_excerpt=excerpt(body),
+            response_excerpt=self._redacted(excerpt(body)),
         )
 
     def _read_body(self, response: requests.Response, *, message_id: str) -> bytes:

@@ -41,6 +41,14 @@ def _boolean(value: Any) -> bool:
     raise ValueError(text)
 
 
+def _optional_whole_number(value: Any) -> int | None:
+    return None if _text(value) == "" else _int_between(0, 10**9)(value)
+
+
+def _optional_boolean(value: Any) -> bool | None:
+    return None if _text(value) == "" else _boolean(value)
+
+
 def _int_between(low: int, high: int) -> Callable[[Any], int]:
     def parse(value: Any) -> int:
         if isinstance(value, bool):
@@ -114,6 +122,30 @@ SETTINGS: tuple[Setting, ...] = (
         "a long random string",
         "",
         "Django secret key (required when DEBUG is off in production)",
+    ),
+    Setting(
+        "ENVIRONMENT",
+        ("app", "environment"),
+        _choice("development", "staging", "production"),
+        "development, staging or production",
+        "development",
+        "staging and production require a real secret key and turn on the secure defaults",
+    ),
+    Setting(
+        "HSTS_SECONDS",
+        ("app", "hsts_seconds"),
+        _optional_whole_number,
+        "a whole number of seconds, 0 = off",
+        "",
+        "Strict-Transport-Security max-age; empty = 1 year in production, off otherwise",
+    ),
+    Setting(
+        "SECURE_SSL_REDIRECT",
+        ("app", "ssl_redirect"),
+        _optional_boolean,
+        "true or false",
+        "",
+        "redirect http to https behind a proxy setting X-Forwarded-Proto; empty = on in production",
     ),
     Setting(
         "DJANGO_DEBUG",
@@ -325,7 +357,28 @@ def load(base_dir: Path, environ_map: dict[str, str] | None = None) -> dict[str,
                 f"{setting.env}: expected {setting.expected}, got {raw!r} (from {origin})"
             ) from None
     values["DATABASE_URL"] = values["DATABASE_URL"] or _composed_db_url(document)
+    if values["ENVIRONMENT"] != "development":
+        _check_deployable(values)
     return values
+
+
+def _check_deployable(values: dict[str, Any]) -> None:
+    """Staging and production refuse the conveniences that are fine on a laptop."""
+    key = values["DJANGO_SECRET_KEY"]
+    if len(key) < 50 or len(set(key)) < 5 or key.startswith("django-insecure"):
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY: expected at least 50 random characters when ENVIRONMENT is "
+            f"{values['ENVIRONMENT']}"
+        )
+    if any(len(api_key) < 16 or api_key == "test-api-key-123" for api_key in values["API_KEY"]):
+        raise ImproperlyConfigured(
+            "API_KEY: expected keys of at least 16 characters, not the example key, when "
+            f"ENVIRONMENT is {values['ENVIRONMENT']}"
+        )
+    if values["DJANGO_DEBUG"]:
+        raise ImproperlyConfigured(
+            f"DJANGO_DEBUG: must be false when ENVIRONMENT is {values['ENVIRONMENT']}"
+        )
 
 
 def _composed_db_url(document: dict[str, Any]) -> str:

@@ -32,11 +32,20 @@ class _LocalCounter:
             self._counts[key] = self._counts.get(key, 0) + 1
             return self._counts[key]
 
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
 
 _local = _LocalCounter()
+CACHE_RETRY_SECONDS = 5.0  # after a cache failure, count locally this long before trying again
+_cache_down_until = 0.0
 
 
 def _count(key: str) -> int:
+    global _cache_down_until
+    if time.monotonic() < _cache_down_until:
+        return _local.incr(key)
     try:
         cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
         return cache.incr(key)
@@ -44,6 +53,8 @@ def _count(key: str) -> int:
         cache.set(key, 1, timeout=WINDOW_SECONDS + 5)
         return 1
     except Exception as exc:  # noqa: BLE001 - any cache outage degrades to per-process counting
+        # Not every request should wait for a connect timeout while the cache is down.
+        _cache_down_until = time.monotonic() + CACHE_RETRY_SECONDS
         logger.warning("Rate-limit cache unavailable, counting per process: %s", exc)
         return _local.incr(key)
 
