@@ -6,7 +6,7 @@ PYTEST := $(PY) -m tests.services $(PY) -m pytest
 
 .DEFAULT_GOAL := help
 .PHONY: help run test test-unit test-integration test-e2e test-browser test-coverage \
-        test-race-condition test-deployment lint fmt migrate docker-build clean
+        test-race-condition test-deployment soak lint fmt migrate docker-build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -51,6 +51,10 @@ test-browser: $(VENV)/.dev ## Headless Chromium tests (Debian's chromium package
 
 test-coverage: $(VENV)/.dev ## The suite with a coverage report
 	$(PYTEST) -q --cov=core_domain --cov=adapters --cov=messaging --cov=dispatcher_project --cov-report=term-missing
+
+soak: $(VENV)/.dev ## 100,000 messages, 3 dispatchers, flaky receiver, a SIGKILL every 30 s; then a long API fuzz
+	$(PY) -m tests.services $(PY) benchmarks/soak.py $(SOAK_ARGS)
+	FUZZ_EXAMPLES=300 $(PYTEST) -q tests/integration/test_api_fuzz.py
 
 lint: $(VENV)/.dev ## ruff check, ruff format --check and the import-linter contracts
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,23 @@
+"""The soak script runs end to end on a tiny load, so `make soak` cannot rot unnoticed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.e2e.processes import ROOT
+
+
+def test_a_tiny_soak_reconciles_every_message() -> None:
+    result = subprocess.run(
+        [sys.executable, "benchmarks/soak.py", "--messages", "120", "--dispatchers", "2",
+         "--kill-every", "2", "--timeout", "120", "--database", "message_dispatcher_soak_smoke"],
+        cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "RESULT: OK" in result.stdout
+    report = json.loads((ROOT / "benchmarks" / "results" / "soak.json").read_text())
+    assert report["created"] == report["sent"] + report["failed"] == 120
+    assert report["kills"] >= 1
