@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,14 +38,22 @@ class DjangoRedisReceiptCache:
         self._ttl = ttl
         self._alias = cache_alias
 
-    def put(self, *, message_id: MessageId, sent_at: datetime) -> None:
-        receipt = {"messageId": str(message_id), "sentAt": _iso_utc(sent_at)}
+    def put_many(self, receipts: Mapping[MessageId, datetime]) -> None:
+        """Store every receipt in one round trip (django-redis pipelines `set_many`)."""
+        if not receipts:
+            return
+        entries = {
+            receipt_key(message_id): {"messageId": str(message_id), "sentAt": _iso_utc(sent_at)}
+            for message_id, sent_at in receipts.items()
+        }
         try:
-            caches[self._alias].set(
-                receipt_key(message_id), receipt, timeout=self._ttl.total_seconds()
-            )
+            caches[self._alias].set_many(entries, timeout=self._ttl.total_seconds())
         except Exception as exc:
-            raise _cache_error(exc, message_id=message_id, doing="store") from exc
+            first = next(iter(receipts))
+            raise _cache_error(exc, message_id=first, doing="store", count=len(receipts)) from exc
+
+    def put(self, *, message_id: MessageId, sent_at: datetime) -> None:
+        self.put_many({message_id: sent_at})
 
     def get(self, message_id: MessageId) -> dict[str, Any] | None:
         """The cached receipt, or None (for tests and operators)."""
@@ -54,8 +63,12 @@ class DjangoRedisReceiptCache:
             raise _cache_error(exc, message_id=message_id, doing="read") from exc
 
 
-def _cache_error(exc: Exception, *, message_id: MessageId, doing: str) -> ReceiptCacheError:
+def _cache_error(
+    exc: Exception, *, message_id: MessageId, doing: str, count: int = 1
+) -> ReceiptCacheError:
     # Only the exception's class: a client's message can quote the cache's URL.
+    others = f" and {count - 1} more" if count > 1 else ""
     return ReceiptCacheError(
-        f"Could not {doing} the delivery receipt of message {message_id} ({type(exc).__name__})"
+        f"Could not {doing} the delivery receipt of message {message_id}{others} "
+        f"({type(exc).__name__})"
     )

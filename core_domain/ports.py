@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -134,8 +134,11 @@ class WebhookSender(Protocol):
 
 
 class ReceiptCache(Protocol):
-    def put(self, *, message_id: MessageId, sent_at: datetime) -> None:
-        """Cache the delivery receipt; raises ReceiptCacheError when the cache is unreachable."""
+    def put_many(self, receipts: Mapping[MessageId, datetime]) -> None:
+        """Cache `{messageId, sentAt}` for each message in one step.
+
+        Raises ReceiptCacheError when the cache is unreachable (then none may be stored).
+        """
         ...
 
 

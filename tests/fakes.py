@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from core_domain.delivery import DeliveryAttempt, DeliveryOutcome
@@ -162,7 +162,7 @@ class RecordingReceiptCache:
         self.receipts: dict[MessageId, datetime] = {}
         self.is_down = is_down
 
-    def put(self, *, message_id: MessageId, sent_at: datetime) -> None:
+    def put_many(self, receipts: Mapping[MessageId, datetime]) -> None:
         if self.is_down:
             raise ReceiptCacheError("cache is down")
-        self.receipts[message_id] = sent_at
+        self.receipts.update(receipts)

@@ -81,6 +81,7 @@ class DispatchBatch:
         report.released = self._repository.release(unsent, now=self._clock.now())
         for result in results:
             self._count(report, result, is_written=result.message.id in written)
+        self._cache_receipts(report)
         return report
 
     def _send(self, message: Message, should_stop: Callable[[], bool]) -> DeliveryOutcome | None:
@@ -126,7 +127,6 @@ class DispatchBatch:
             return
         if outcome is AttemptOutcome.DELIVERED:
             report.sent += 1
-            self._cache_receipt(report, message)
         elif outcome is AttemptOutcome.RETRY_SCHEDULED:
             report.retried += 1
             logger.info(
@@ -143,18 +143,19 @@ class DispatchBatch:
                 "Message %s: FAILED, %s", message.id, message.last_error, extra=log_extra
             )
 
-    def _cache_receipt(self, report: BatchReport, message: Message) -> None:
-        assert message.sent_at is not None
+    def _cache_receipts(self, report: BatchReport) -> None:
+        receipts = {
+            r.message.id: r.message.sent_at
+            for r in report.finalized
+            if r.attempt.outcome is AttemptOutcome.DELIVERED and r.message.sent_at is not None
+        }
+        if not receipts:
+            return
         try:
-            self._receipts.put(message_id=message.id, sent_at=message.sent_at)
+            self._receipts.put_many(receipts)
         except ReceiptCacheError as exc:
-            report.receipt_errors += 1
-            logger.warning(
-                "Message %s: receipt not cached: %s",
-                message.id,
-                exc,
-                extra={"message_id": str(message.id)},
-            )
+            report.receipt_errors += len(receipts)
+            logger.warning("%d receipts not cached: %s", len(receipts), exc)
 
 
 def _apply(
