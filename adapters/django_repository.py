@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -156,7 +157,7 @@ class DjangoMessageRepository:
             RETURNING {", ".join("m." + f for f in _FIELDS)}
         """
         params = {"now": now, "limit": limit, "worker": worker_id, "expires": expires}
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(), _driver_cursor() as cursor:
             cursor.execute(sql, params)
             claimed = [_from_tuple(row) for row in cursor.fetchall()]
         return sorted(claimed, key=lambda m: (m.created_at, str(m.id)))
@@ -200,7 +201,7 @@ class DjangoMessageRepository:
         """
 
         def write() -> set[MessageId]:
-            with transaction.atomic(), connection.cursor() as cursor:
+            with transaction.atomic(), _driver_cursor() as cursor:
                 cursor.execute(sql, columns)
                 return {row[0] for row in cursor.fetchall()}
 
@@ -227,6 +228,20 @@ class DjangoMessageRepository:
 
     def _row(self, message: Message) -> Model:
         return self._messages(**_values(message))
+
+
+@contextmanager
+def _driver_cursor() -> Iterator[Any]:
+    """psycopg's own cursor on Django's connection (inside Django's transaction).
+
+    It binds parameters on the server, so a batch's arrays travel as typed parameters
+    instead of being quoted into the SQL text, which costs far less CPU per message.
+    Driver errors come out as Django's (OperationalError, IntegrityError, ...).
+    """
+    with connection.wrap_database_errors:
+        connection.ensure_connection()
+        with connection.connection.cursor() as cursor:
+            yield cursor
 
 
 def _values(message: Message) -> dict[str, Any]:
