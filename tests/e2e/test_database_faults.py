@@ -48,4 +48,5 @@ def test_dispatchers_reconnect_after_their_connections_are_cut(receiver, seed, t
     counts = receiver.counts()
     assert set(counts) == {str(m.id) for m in messages}
     assert set(counts.values()) == {1}, "a message was sent twice"
-    assert any("Database unavailable" in p.output for p in processes)
+    # The cuts hit work in progress: the loop or the finalize retry logged the outage.
+    assert any("database unavailable" in p.output.lower() for p in processes)
