@@ -60,3 +60,10 @@ def test_sigterm_mid_batch_finishes_in_flight_sends_and_releases_the_rest(
     assert counts.get("SENT", 0) == len(receiver.requests)  # what went out was finalized
     assert counts.get("PENDING", 0) == 10 - len(receiver.requests)  # the rest was handed back
     assert "released=" in dispatcher.output
+
+
+def test_sigterm_while_the_dispatcher_is_still_starting_exits_0(receiver, tmp_path) -> None:
+    env = dispatcher_env(webhook_url=receiver.url)
+    with dispatchers(1, "--interval", "1h", env=env, logs=tmp_path) as (dispatcher,):
+        time.sleep(0.3)  # the point of the test: a signal during start-up, before Django is ready
+        assert dispatcher.stop(timeout=30) == 0, dispatcher.output
