@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+pytest_plugins = ["tests.integration.receivers"]  # the loopback `receiver` fixture
+
 if not os.environ.get("REDIS_URL"):
     raise pytest.UsageError(
         "REDIS_URL is not set: run the suite with `make test`, which starts an embedded Redis "

@@ -6,7 +6,6 @@ import pytest
 
 from core_domain.use_cases.create_messages import NewMessage
 from messaging.bootstrap import use_cases
-from tests.integration.receivers import receiver  # noqa: F401 - shared fixture
 
 
 @pytest.fixture

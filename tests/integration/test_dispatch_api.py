@@ -8,15 +8,13 @@ clears that cache before and after each test.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from messaging import models
-from messaging.bootstrap import dispatch_batch
-from tests.integration.receivers import Reply, ScriptedReceiver
+from tests.integration.receivers import Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,29 +24,6 @@ ATTEMPT_FIELDS = {
     "attemptNumber", "startedAt", "durationMs", "statusCode", "outcome", "error",
     "responseExcerpt",
 }  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The sender honours proxy variables; the loopback receiver must be reached directly."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-
-
-@pytest.fixture
-def webhook(settings, receiver: ScriptedReceiver) -> Iterator[ScriptedReceiver]:
-    """Dispatch to `receiver`, with a tiny backoff, the scheduler on and a 2-minute interval."""
-    conf = settings.DISPATCHER
-    settings.DISPATCHER = {
-        **conf,
-        "webhook": {**conf["webhook"], "url": receiver.url, "timeout": timedelta(seconds=5)},
-        "retry": {**conf["retry"], "backoff_base": timedelta(milliseconds=50)},
-        "scheduler": {**conf["scheduler"], "enabled": True, "interval": timedelta(minutes=2)},
-    }
-    dispatch_batch.cache_clear()
-    yield receiver
-    dispatch_batch.cache_clear()
 
 
 def create(api, count: int = 1) -> list[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,37 +17,14 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from messaging import models
-from messaging.bootstrap import dispatch_batch
 from tests.e2e.processes import ROOT, dispatcher_env
 from tests.fakes import a_message
-from tests.integration.receivers import ScriptedReceiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 P = "message_dispatcher_"
 HELLO = {"phoneNumber": "+905551234567", "content": "Hello, this is a test message!"}
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The sender honours proxy variables; the loopback receiver must be reached directly."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-
-
-@pytest.fixture
-def webhook(settings, receiver: ScriptedReceiver) -> Iterator[ScriptedReceiver]:
-    """`POST /messaging/process` delivers to `receiver`."""
-    conf = settings.DISPATCHER
-    settings.DISPATCHER = {
-        **conf,
-        "webhook": {**conf["webhook"], "url": receiver.url, "timeout": timedelta(seconds=5)},
-    }
-    dispatch_batch.cache_clear()
-    yield receiver
-    dispatch_batch.cache_clear()
 
 
 def parse(text: str) -> Samples:

@@ -46,14 +46,6 @@ ATTEMPT_FIELDS = (
 BuildDispatch = Callable[..., DispatchBatch]
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The sender honours proxy variables; the loopback receiver must be reached directly."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-
-
 @pytest.fixture
 def build_dispatch(
     django_repository: DjangoMessageRepository, receiver: ScriptedReceiver

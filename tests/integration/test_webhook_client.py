@@ -29,13 +29,6 @@ from tests.integration.receivers import Reply, ScriptedReceiver, closed_port
 MakeSender = Callable[..., RequestsWebhookSender]
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-
-
 @pytest.fixture
 def make_sender() -> Iterator[MakeSender]:
     built: list[RequestsWebhookSender] = []
