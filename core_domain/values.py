@@ -10,7 +10,7 @@ from datetime import timedelta
 from core_domain.errors import DomainValidationError
 
 _PHONE_SEPARATORS = re.compile(r"[\s\-()]")
-_E164 = re.compile(r"^\+?[1-9]\d{1,14}$")
+_E164 = re.compile(r"^\+?[1-9][0-9]{1,14}$")  # ASCII digits: \d also admits ٩ and ९
 _FORBIDDEN_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 DEFAULT_CONTENT_MAX_LENGTH = 160
 

@@ -7,7 +7,7 @@ import secrets
 import socket
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,24 +20,25 @@ from messaging.bootstrap import dispatch_batch, use_cases
 from messaging.serializers import (
     ProcessingResultSerializer,
     ProcessingStatusSerializer,
+    QueryParametersSerializer,
     SchedulerActionSerializer,
     SchedulerStatusSerializer,
 )
-from messaging.views import AUTH_ERRORS, errors
+from messaging.views import COMMON_ERRORS, ERROR_HEADERS, errors
 
 
-class ProcessQuerySerializer(serializers.Serializer):
-    batch_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
+class ProcessQuerySerializer(QueryParametersSerializer):
+    batch_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=100, help_text="1-100, default the configured size"
+    )
 
 
 class ProcessView(APIView):
     @extend_schema(
         summary="Deliver one batch now (regardless of the scheduler switch)",
-        parameters=[
-            OpenApiParameter("batch_size", int, description="1-100, default the configured size")
-        ],
+        parameters=[ProcessQuerySerializer, *ERROR_HEADERS],
         request=None,
-        responses={200: ProcessingResultSerializer, **errors(400, *AUTH_ERRORS)},
+        responses={200: ProcessingResultSerializer, **errors(400, *COMMON_ERRORS)},
         tags=["messaging"],
     )
     def post(self, request: Request) -> Response:
@@ -65,7 +66,8 @@ class ProcessView(APIView):
 class ProcessingStatusView(APIView):
     @extend_schema(
         summary="Queue counts, today's results and dispatcher activity",
-        responses={200: ProcessingStatusSerializer, **errors(*AUTH_ERRORS)},
+        parameters=ERROR_HEADERS,
+        responses={200: ProcessingStatusSerializer, **errors(*COMMON_ERRORS)},
         tags=["messaging"],
     )
     def get(self, request: Request) -> Response:
@@ -91,7 +93,8 @@ class SchedulerSwitchView(APIView):
     @extend_schema(
         summary="Switch dispatching on or off for every dispatcher process",
         request=None,
-        responses={200: SchedulerActionSerializer, **errors(409, *AUTH_ERRORS)},
+        parameters=ERROR_HEADERS,
+        responses={200: SchedulerActionSerializer, **errors(409, *COMMON_ERRORS)},
         tags=["scheduler"],
     )
     def post(self, request: Request) -> Response:
@@ -103,7 +106,8 @@ class SchedulerSwitchView(APIView):
 class SchedulerStatusView(APIView):
     @extend_schema(
         summary="The shared switch, totals and every dispatcher's heartbeat",
-        responses={200: SchedulerStatusSerializer, **errors(*AUTH_ERRORS)},
+        parameters=ERROR_HEADERS,
+        responses={200: SchedulerStatusSerializer, **errors(*COMMON_ERRORS)},
         tags=["scheduler"],
     )
     def get(self, request: Request) -> Response:

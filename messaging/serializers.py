@@ -2,25 +2,90 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+# The domain's rules (core_domain.values) as JSON Schema, for the OpenAPI document: clients and
+# the API fuzzer learn exactly what is accepted. The domain still judges every request.
+_SEPARATORS = r"[\s()-]*"
+# 10-15 characters once separators are removed: an optional '+', then digits not starting with 0.
+PHONE_PATTERN = (
+    rf"^{_SEPARATORS}(?:\+{_SEPARATORS}[1-9](?:{_SEPARATORS}[0-9]){{8,13}}"
+    rf"|[1-9](?:{_SEPARATORS}[0-9]){{9,14}}){_SEPARATORS}$"
+)
+PHONE_MAX_LENGTH = 64
+PHONE_SCHEMA = {"type": "string", "pattern": PHONE_PATTERN, "maxLength": PHONE_MAX_LENGTH}
+
+
+@extend_schema_field(PHONE_SCHEMA)
+class PhoneNumberField(serializers.CharField):
+    """A phone number as sent; the domain normalises and judges it."""
+
+
+_CONTROL = r"\x00-\x09\x0b-\x1f\x7f-\x9f"  # every control character but a newline
+CONTENT_GUARD_LENGTH = 10_000
+
+
+def content_pattern(max_length: int) -> str:
+    """Content as the domain judges it: once surrounding whitespace is trimmed, 1 to
+    `max_length` characters, no control character but a newline. The limit is part of the
+    pattern because JSON Schema's maxLength would count the whitespace that is trimmed."""
+    edge = rf"[^\s{_CONTROL}]"
+    text = edge if max_length == 1 else rf"{edge}(?:[^{_CONTROL}]{{0,{max_length - 2}}}{edge})?"
+    return rf"^\s*{text}\s*$"
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string only: DRF's CharField would quietly turn a number into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class MessageCreateSerializer(serializers.Serializer):
     """Shape only; the domain's value objects judge the phone number and the content."""
 
-    phoneNumber = serializers.CharField(  # noqa: N815 - the wire name
+    phoneNumber = StrictCharField(  # noqa: N815 - the wire name
         source="phone_number",
         allow_blank=True,
         trim_whitespace=False,
-        max_length=64,
+        max_length=PHONE_MAX_LENGTH,
         help_text="E.164 phone number; spaces, '-', '(' and ')' are removed.",
     )
-    content = serializers.CharField(
+    content = StrictCharField(
         allow_blank=True,
         trim_whitespace=False,
-        max_length=10_000,
-        help_text="Message text: not blank, at most 160 characters (configurable).",
+        max_length=CONTENT_GUARD_LENGTH,  # the domain's own limit is far lower
+        help_text="Message text: trimmed, not blank, at most 160 characters (configurable).",
     )
+
+
+class MessageCreateSchema(OpenApiSerializerExtension):
+    """Documents what the domain accepts, not the looser shape check above.
+
+    Blank text passes the shape check only so that the domain words the error; it is never
+    accepted. The content limit is configurable, so it is read when the document is generated.
+    """
+
+    target_class = MessageCreateSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = super().map_serializer(auto_schema, direction)
+        content = content_pattern(settings.DISPATCHER["content_max_length"])
+        rules = {
+            "phoneNumber": PHONE_SCHEMA,
+            "content": {"type": "string", "pattern": content, "maxLength": CONTENT_GUARD_LENGTH},
+        }
+        for name, rule in rules.items():  # keeps the descriptions, drops the blank alternative
+            schema["properties"][name] = {
+                "description": schema["properties"][name]["description"],
+                **rule,
+            }
+        return schema
 
 
 class MessageSerializer(serializers.Serializer):
@@ -53,13 +118,40 @@ class AttemptSerializer(serializers.Serializer):
     responseExcerpt = serializers.CharField(source="response_excerpt")  # noqa: N815
 
 
-class MessageListQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(required=False, default=20, help_text="1-100, default 20")
-    offset = serializers.IntegerField(required=False, default=0, help_text="0 or more")
-    status = serializers.CharField(
-        required=False, help_text="PENDING, SENDING, SENT or FAILED (any case)"
+STATUS_PATTERN = (
+    r"^(?:[Pp][Ee][Nn][Dd][Ii][Nn][Gg]|[Ss][Ee][Nn][Dd][Ii][Nn][Gg]|[Ss][Ee][Nn][Tt]"
+    r"|[Ff][Aa][Ii][Ll][Ee][Dd])\Z"
+)  # any case, without regex flags so every engine reads it; the document shows `\Z` as `$`
+MAX_OFFSET = 2**63 - 1  # PostgreSQL's bigint: a larger OFFSET is a database error
+
+
+class QueryParametersSerializer(serializers.Serializer):
+    """Query parameters: an empty value (`?status=`) is an error, not a parameter left out."""
+
+    def validate(self, attrs):
+        empty = [name for name in self.fields if self.initial_data.get(name) == ""]
+        if empty:
+            raise serializers.ValidationError({name: ["Must not be empty."] for name in empty})
+        return attrs
+
+
+class MessageListQuerySerializer(QueryParametersSerializer):
+    limit = serializers.IntegerField(
+        required=False, default=20, min_value=1, max_value=100, help_text="1-100, default 20"
     )
-    phoneNumber = serializers.CharField(required=False, help_text="exact phone number")  # noqa: N815
+    offset = serializers.IntegerField(
+        required=False, default=0, min_value=0, max_value=MAX_OFFSET, help_text="0 or more"
+    )
+    status = serializers.RegexField(
+        STATUS_PATTERN,
+        required=False,
+        trim_whitespace=False,
+        error_messages={"invalid": "status must be one of PENDING, SENDING, SENT or FAILED"},
+        help_text="PENDING, SENDING, SENT or FAILED (any case)",
+    )
+    phoneNumber = PhoneNumberField(  # noqa: N815
+        required=False, max_length=PHONE_MAX_LENGTH, help_text="exact phone number"
+    )
 
 
 class ErrorSerializer(serializers.Serializer):

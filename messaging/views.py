@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core_domain.errors import DomainValidationError
-from core_domain.use_cases.create_messages import NewMessage
+from core_domain.use_cases.create_messages import DEFAULT_MAX_BATCH, NewMessage
 from messaging import metrics
 from messaging.bootstrap import use_cases
 from messaging.serializers import (
@@ -40,17 +40,58 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
         413: "Request body too large",
         415: "Body is not application/json",
         429: "Rate limit exceeded (see Retry-After)",
+        503: "The database is unavailable (see Retry-After)",
     }
     return {code: OpenApiResponse(ErrorSerializer, description=described[code]) for code in codes}
 
 
-AUTH_ERRORS = (401, 429)
+COMMON_ERRORS = (401, 429, 503)  # possible on every /api/v1 call
+ERROR_HEADERS = [  # response headers of the error responses, for every /api/v1 operation
+    OpenApiParameter(
+        "WWW-Authenticate", str, OpenApiParameter.HEADER, response=[401], required=True,
+        description="`Bearer`",
+    ),
+    OpenApiParameter(
+        "Retry-After", int, OpenApiParameter.HEADER, response=[429, 503], required=True,
+        description="Seconds to wait before trying again",
+    ),
+]  # fmt: skip
+TOTAL_COUNT = OpenApiParameter(
+    "X-Total-Count", int, OpenApiParameter.HEADER, response=[200], required=True,
+    description="How many messages match the filters, on all pages",
+)  # fmt: skip
+LOCATION = OpenApiParameter(
+    "Location", str, OpenApiParameter.HEADER, response=[200, 201], required=True,
+    description="The message's URL path",
+)  # fmt: skip
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    # core_domain's rule (1-255 printable characters once trimmed), written for ASCII
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[!-~](?:[ -~]*[!-~])?$"},
     OpenApiParameter.HEADER,
-    description="Repeat a create safely: the same key and body return the first message.",
+    description="Repeat a create safely: the same key and body return the first message. "
+    "1 to 255 printable characters.",
 )
+MESSAGE_ID = OpenApiParameter(
+    "id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The message's id"
+)
+BULK_REQUEST = {  # raw, for the item limits; the component is the one `create` documents
+    "type": "array",
+    "items": {"$ref": "#/components/schemas/MessageCreateRequest"},
+    "minItems": 1,
+    "maxItems": DEFAULT_MAX_BATCH,
+}
+BULK_OPERATION_ID = "api_v1_messages_bulk_create"
+
+
+def require_bulk_body(result: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS): the bulk array is a required
+    body, but drf-spectacular documents every raw request schema as optional."""
+    for operations in result["paths"].values():
+        for operation in operations.values():
+            if operation.get("operationId") == BULK_OPERATION_ID:
+                operation["requestBody"]["required"] = True
+    return result
 
 
 def _message_id(raw: str) -> uuid.UUID:
@@ -70,11 +111,11 @@ class MessageViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Create a message",
         request=MessageCreateSerializer,
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, LOCATION, *ERROR_HEADERS],
         responses={
             201: MessageSerializer,
             200: OpenApiResponse(MessageSerializer, description="Repeat of an idempotent create"),
-            **errors(400, 409, 413, 415, *AUTH_ERRORS),
+            **errors(400, 409, 413, 415, *COMMON_ERRORS),
         },
         examples=[
             OpenApiExample(
@@ -101,12 +142,12 @@ class MessageViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="List messages, newest first",
-        parameters=[MessageListQuerySerializer],
+        parameters=[MessageListQuerySerializer, TOTAL_COUNT, *ERROR_HEADERS],
         responses={
             200: OpenApiResponse(
                 MessageSerializer(many=True), description="Total matches in X-Total-Count"
             ),
-            **errors(400, *AUTH_ERRORS),
+            **errors(400, *COMMON_ERRORS),
         },
     )
     def list(self, request: Request) -> Response:
@@ -125,7 +166,8 @@ class MessageViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Get one message",
-        responses={200: MessageSerializer, **errors(400, 404, *AUTH_ERRORS)},
+        parameters=[MESSAGE_ID, *ERROR_HEADERS],
+        responses={200: MessageSerializer, **errors(400, 404, *COMMON_ERRORS)},
     )
     def retrieve(self, request: Request, pk: str) -> Response:
         message = use_cases().get_message.execute(message_id=_message_id(pk))
@@ -133,8 +175,9 @@ class MessageViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Create up to 1,000 messages at once (all or nothing)",
-        request=MessageCreateSerializer(many=True),
-        responses={201: MessageSerializer(many=True), **errors(400, 413, 415, *AUTH_ERRORS)},
+        request={"application/json": BULK_REQUEST},
+        parameters=ERROR_HEADERS,
+        responses={201: MessageSerializer(many=True), **errors(400, 413, 415, *COMMON_ERRORS)},
     )
     @action(detail=False, methods=["post"], url_path="bulk")
     def bulk(self, request: Request) -> Response:
@@ -156,7 +199,8 @@ class MessageViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Delivery attempts of a message, oldest first",
-        responses={200: AttemptSerializer(many=True), **errors(400, 404, *AUTH_ERRORS)},
+        parameters=[MESSAGE_ID, *ERROR_HEADERS],
+        responses={200: AttemptSerializer(many=True), **errors(400, 404, *COMMON_ERRORS)},
     )
     @action(detail=True, methods=["get"])
     def attempts(self, request: Request, pk: str) -> Response:
@@ -165,8 +209,9 @@ class MessageViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Requeue a FAILED message (PENDING, due now, retryCount 0)",
+        parameters=[MESSAGE_ID, *ERROR_HEADERS],
         request=None,
-        responses={200: MessageSerializer, **errors(400, 404, 409, *AUTH_ERRORS)},
+        responses={200: MessageSerializer, **errors(400, 404, 409, *COMMON_ERRORS)},
     )
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:

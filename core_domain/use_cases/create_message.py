@@ -60,9 +60,13 @@ class CreateMessage:
 
 def _checked_key(raw: str) -> str:
     key = raw.strip()
-    if not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable():
+    if (
+        not key
+        or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH
+        or not (key.isascii() and key.isprintable())
+    ):
         raise DomainValidationError(
-            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable characters",
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters",
             field="Idempotency-Key",
         )
     return key

@@ -72,7 +72,7 @@ def test_a_reused_idempotency_key_with_another_body_conflicts(repository, clock)
     assert len(repository.messages) == 1
 
 
-@pytest.mark.parametrize("key", ["", "   ", "x" * 256, "bad\nkey"])
+@pytest.mark.parametrize("key", ["", "   ", "x" * 256, "bad\nkey", "clé"])
 def test_a_malformed_idempotency_key_is_rejected(repository, clock, key) -> None:
     with pytest.raises(DomainValidationError) as caught:
         CreateMessage(repository=repository, clock=clock).execute(

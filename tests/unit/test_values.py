@@ -36,7 +36,10 @@ def test_a_leading_zero_is_rejected(raw: str) -> None:
         PhoneNumber.parse(raw)
 
 
-@pytest.mark.parametrize("raw", ["555123456a", "+90555CALLME", "++905551234567", "90555+12345"])
+@pytest.mark.parametrize(
+    "raw",
+    ["555123456a", "+90555CALLME", "++905551234567", "90555+12345", "+9٠٥٥٥١٢٣٤٥٦٧"],
+)
 def test_letters_and_misplaced_plus_signs_are_rejected(raw: str) -> None:
     with pytest.raises(DomainValidationError):
         PhoneNumber.parse(raw)
