@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from core_domain.message import Status
 from core_domain.values import format_duration
 from messaging import metrics
+from messaging import openapi_examples as examples
 from messaging.bootstrap import dispatch_batch, use_cases
 from messaging.serializers import (
     ProcessingResultSerializer,
@@ -36,6 +37,8 @@ class ProcessQuerySerializer(QueryParametersSerializer):
 class ProcessView(APIView):
     @extend_schema(
         summary="Deliver one batch now (regardless of the scheduler switch)",
+        description=examples.DESCRIPTIONS["process"],
+        examples=[examples.PROCESS_RESULT],
         parameters=[ProcessQuerySerializer, *ERROR_HEADERS],
         request=None,
         responses={200: ProcessingResultSerializer, **errors(400, *COMMON_ERRORS)},
@@ -66,6 +69,8 @@ class ProcessView(APIView):
 class ProcessingStatusView(APIView):
     @extend_schema(
         summary="Queue counts, today's results and dispatcher activity",
+        description=examples.DESCRIPTIONS["processing_status"],
+        examples=[examples.PROCESSING_STATUS],
         parameters=ERROR_HEADERS,
         responses={200: ProcessingStatusSerializer, **errors(*COMMON_ERRORS)},
         tags=["messaging"],
@@ -92,6 +97,8 @@ class SchedulerSwitchView(APIView):
 
     @extend_schema(
         summary="Switch dispatching on or off for every dispatcher process",
+        description=examples.DESCRIPTIONS["switch"],
+        examples=[examples.SCHEDULER_ACTION],
         request=None,
         parameters=ERROR_HEADERS,
         responses={200: SchedulerActionSerializer, **errors(409, *COMMON_ERRORS)},
@@ -106,6 +113,8 @@ class SchedulerSwitchView(APIView):
 class SchedulerStatusView(APIView):
     @extend_schema(
         summary="The shared switch, totals and every dispatcher's heartbeat",
+        description=examples.DESCRIPTIONS["scheduler_status"],
+        examples=[examples.SCHEDULER_STATUS],
         parameters=ERROR_HEADERS,
         responses={200: SchedulerStatusSerializer, **errors(*COMMON_ERRORS)},
         tags=["scheduler"],

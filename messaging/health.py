@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from messaging import openapi_examples as examples
 from messaging.serializers import HealthSerializer, ReadinessSerializer
 
 _STARTED = time.monotonic()
@@ -23,7 +24,13 @@ class HealthView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="Liveness", responses={200: HealthSerializer}, tags=["health"])
+    @extend_schema(
+        summary="Liveness",
+        description=examples.DESCRIPTIONS["health"],
+        responses={200: HealthSerializer},
+        examples=[examples.HEALTH],
+        tags=["health"],
+    )
     def get(self, request: Request) -> Response:
         uptime = timedelta(seconds=int(time.monotonic() - _STARTED))
         return Response(
@@ -54,6 +61,8 @@ class ReadinessView(APIView):
 
     @extend_schema(
         summary="Readiness: PostgreSQL (and Redis, when configured) answer",
+        description=examples.DESCRIPTIONS["ready"],
+        examples=[examples.READY],
         responses={
             200: ReadinessSerializer,
             503: OpenApiResponse(ReadinessSerializer, description="A dependency is down"),

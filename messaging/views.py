@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from core_domain.errors import DomainValidationError
 from core_domain.use_cases.create_messages import DEFAULT_MAX_BATCH, NewMessage
 from messaging import metrics
+from messaging import openapi_examples as examples
 from messaging.bootstrap import use_cases
 from messaging.serializers import (
     AttemptSerializer,
@@ -110,6 +111,7 @@ class MessageViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Create a message",
+        description=examples.DESCRIPTIONS["create"],
         request=MessageCreateSerializer,
         parameters=[IDEMPOTENCY_KEY, LOCATION, *ERROR_HEADERS],
         responses={
@@ -122,7 +124,8 @@ class MessageViewSet(viewsets.ViewSet):
                 "SMS",
                 value={"phoneNumber": "+905551234567", "content": "Hello, this is a test message!"},
                 request_only=True,
-            )
+            ),
+            examples.MESSAGE,
         ],
     )
     def create(self, request: Request) -> Response:
@@ -142,6 +145,8 @@ class MessageViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="List messages, newest first",
+        description=examples.DESCRIPTIONS["list"],
+        examples=[examples.MESSAGES],
         parameters=[MessageListQuerySerializer, TOTAL_COUNT, *ERROR_HEADERS],
         responses={
             200: OpenApiResponse(
@@ -166,6 +171,8 @@ class MessageViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Get one message",
+        description=examples.DESCRIPTIONS["retrieve"],
+        examples=[examples.SENT_MESSAGE],
         parameters=[MESSAGE_ID, *ERROR_HEADERS],
         responses={200: MessageSerializer, **errors(400, 404, *COMMON_ERRORS)},
     )
@@ -175,6 +182,8 @@ class MessageViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Create up to 1,000 messages at once (all or nothing)",
+        description=examples.DESCRIPTIONS["bulk"],
+        examples=[examples.BULK_REQUEST],
         request={"application/json": BULK_REQUEST},
         parameters=ERROR_HEADERS,
         responses={201: MessageSerializer(many=True), **errors(400, 413, 415, *COMMON_ERRORS)},
@@ -199,6 +208,8 @@ class MessageViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Delivery attempts of a message, oldest first",
+        description=examples.DESCRIPTIONS["attempts"],
+        examples=[examples.ATTEMPTS],
         parameters=[MESSAGE_ID, *ERROR_HEADERS],
         responses={200: AttemptSerializer(many=True), **errors(400, 404, *COMMON_ERRORS)},
     )
@@ -209,6 +220,8 @@ class MessageViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Requeue a FAILED message (PENDING, due now, retryCount 0)",
+        description=examples.DESCRIPTIONS["retry"],
+        examples=[examples.REQUEUED],
         parameters=[MESSAGE_ID, *ERROR_HEADERS],
         request=None,
         responses={200: MessageSerializer, **errors(400, 404, 409, *COMMON_ERRORS)},

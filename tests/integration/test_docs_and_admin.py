@@ -35,6 +35,20 @@ def test_openapi_document_describes_every_operation_with_its_errors(anonymous) -
     assert {"201", "400", "409", "413", "415"} <= set(create["responses"])
 
 
+def test_every_operation_has_a_description_and_an_example(anonymous) -> None:
+    document = anonymous.get("/swagger/doc.json").json()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert operation.get("description"), f"{method} {path} has no description"
+            bodies = [operation.get("requestBody", {})] + list(operation["responses"].values())
+            examples = [
+                media.get("examples")
+                for body in bodies
+                for media in body.get("content", {}).values()
+            ]
+            assert any(examples), f"{method} {path} has no example"
+
+
 def test_static_files_are_served_by_whitenoise_with_debug_off(settings) -> None:
     settings.DEBUG = False
     response = Client().get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css")

@@ -1,0 +1,107 @@
+"""Descriptions and examples for the OpenAPI document (what Swagger UI shows a reader)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample
+
+_MESSAGE = {
+    "id": "5b0d7c9e-3f0a-4a8e-9a51-1d3c2b7e8f10",
+    "phoneNumber": "+905551234567",
+    "content": "Hello, this is a test message!",
+    "status": "PENDING",
+    "externalId": None,
+    "retryCount": 0,
+    "lastError": None,
+    "createdAt": "2026-11-29T08:00:00.000000Z",
+    "updatedAt": "2026-11-29T08:00:00.000000Z",
+    "sentAt": None,
+    "nextAttemptAt": "2026-11-29T08:00:00.000000Z",
+}
+_SENT = {
+    **_MESSAGE,
+    "status": "SENT",
+    "externalId": "67f1a0b2-94c3-4f1e-8d2a-0c5b9e7d3a11",
+    "updatedAt": "2026-11-29T08:02:00.120000Z",
+    "sentAt": "2026-11-29T08:02:00.120000Z",
+    "nextAttemptAt": None,
+}
+
+
+def response(name: str, value: object) -> OpenApiExample:
+    return OpenApiExample(name, value=value, response_only=True)
+
+
+MESSAGE = response("A new message", _MESSAGE)
+MESSAGES = response("A page of messages", [_SENT, _MESSAGE])
+SENT_MESSAGE = response("A delivered message", _SENT)
+REQUEUED = response("Requeued", {**_MESSAGE, "lastError": None, "retryCount": 0})
+ATTEMPTS = response(
+    "A retry, then a delivery",
+    [
+        {"attemptNumber": 1, "startedAt": "2026-11-29T08:00:00.010000Z", "durationMs": 31,
+         "statusCode": 503, "outcome": "retry_scheduled", "error": "HTTP 503",
+         "responseExcerpt": '{"message":"busy"}'},
+        {"attemptNumber": 2, "startedAt": "2026-11-29T08:00:01.020000Z", "durationMs": 12,
+         "statusCode": 202, "outcome": "delivered", "error": None,
+         "responseExcerpt": '{"message":"Accepted","messageId":"67f1a0b2"}'},
+    ],
+)  # fmt: skip
+PROCESS_RESULT = response(
+    "One batch",
+    {"processedCount": 2, "successCount": 1, "failedCount": 1, "retryScheduledCount": 0,
+     "errors": ["5b0d7c9e-3f0a-4a8e-9a51-1d3c2b7e8f10: HTTP 400 (not retryable)"]},
+)  # fmt: skip
+PROCESSING_STATUS = response(
+    "Idle between ticks",
+    {"isProcessing": False, "lastProcessedAt": "2026-11-29T08:02:00.120000Z",
+     "pendingCount": 3, "sendingCount": 0, "sentCount": 120, "failedCount": 1,
+     "processedToday": 120, "failedToday": 1, "nextProcessingAt": "2026-11-29T08:04:00.000000Z"},
+)  # fmt: skip
+SCHEDULER_ACTION = response(
+    "Stopped", {"message": "Scheduler stopped for every dispatcher", "status": "stopped"}
+)
+SCHEDULER_STATUS = response(
+    "Two dispatchers",
+    {"isRunning": True, "isCurrentlyProcessing": False, "totalProcessed": 120,
+     "totalSuccessful": 119, "totalFailed": 1, "lastProcessingTime": "2026-11-29T08:02:00.120000Z",
+     "nextProcessingIn": "1m40s", "interval": "2m", "batchSize": 2,
+     "workers": [{"id": "web-1-4821-a1b2", "host": "web-1", "pid": 4821,
+                  "startedAt": "2026-11-29T07:00:00.000000Z",
+                  "lastHeartbeat": "2026-11-29T08:02:00.130000Z", "alive": True,
+                  "processed": 120}]},
+)  # fmt: skip
+HEALTH = response("Up", {"status": "ok", "uptime": "1:02:03", "version": "1.0.0"})
+READY = response("Ready", {"status": "ready", "checks": {"database": "ok", "redis": "ok"}})
+BULK_REQUEST = OpenApiExample(
+    "Two messages",
+    value=[
+        {"phoneNumber": "+905551234567", "content": "First"},
+        {"phoneNumber": "+1 (555) 010-0000", "content": "Second"},
+    ],
+    request_only=True,
+)
+
+DESCRIPTIONS = {
+    "create": "Stores a PENDING message, due now; a dispatcher delivers it on its next tick. "
+    "Spaces, '-', '(' and ')' are removed from the phone number. With an `Idempotency-Key`, "
+    "a repeat of the same request returns the first message (200) and creates nothing.",
+    "list": "Messages newest first (`createdAt`, then `id`, descending), filtered by status "
+    "(any case) and phone number; the total is in `X-Total-Count`.",
+    "retrieve": "One message with its delivery state.",
+    "bulk": "Validates every item first; stores all of them or none. Validation details are "
+    "keyed by item index.",
+    "attempts": "Every webhook call made for the message, with its outcome and response excerpt.",
+    "retry": "Makes a FAILED message PENDING and due now, with `retryCount` 0; its attempt "
+    "history stays. 409 when the message is not FAILED.",
+    "process": "Claims and delivers one batch in this request, whatever the scheduler switch "
+    "says, and reports what happened.",
+    "processing_status": "Counts by status, messages SENT/FAILED since 00:00 UTC, and when the "
+    "next tick is due.",
+    "switch": "Flips the switch in the database that every dispatcher reads each tick. 409 when "
+    "it is already in that state.",
+    "scheduler_status": "The switch, totals over all dispatchers, and each dispatcher's "
+    "heartbeat; `alive` means a heartbeat within max(3 × interval, 30 s).",
+    "health": "Liveness: answers while the process runs. No API key needed.",
+    "ready": "Readiness: 200 when PostgreSQL (and Redis, when configured) answer, else 503 "
+    "naming the failing part. No API key needed.",
+}
