@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from core_domain.message import Message, Status
 
 # The domain's rules (core_domain.values) as JSON Schema, for the OpenAPI document: clients and
 # the API fuzzer learn exactly what is accepted. The domain still judges every request.
@@ -101,11 +106,30 @@ class MessageSerializer(serializers.Serializer):
     sentAt = serializers.DateTimeField(source="sent_at", allow_null=True)  # noqa: N815
     nextAttemptAt = serializers.DateTimeField(source="next_attempt_at", allow_null=True)  # noqa: N815
 
-    def to_representation(self, message):
-        data = super().to_representation(message)
-        if data["status"] in ("SENT", "FAILED"):
-            data["nextAttemptAt"] = None  # nothing more will be attempted
-        return data
+    def to_representation(self, message: Message) -> dict[str, Any]:
+        """Written out directly: the same JSON as the fields above, at a fraction of the cost
+        of DRF's field-by-field path (it matters for pages and bulk answers)."""
+        is_final = message.status in (Status.SENT, Status.FAILED)  # nothing more is attempted
+        return {
+            "id": str(message.id),
+            "phoneNumber": message.phone_number,
+            "content": message.content,
+            "status": message.status.value,
+            "externalId": message.external_id,
+            "retryCount": message.retry_count,
+            "lastError": message.last_error,
+            "createdAt": _iso(message.created_at),
+            "updatedAt": _iso(message.updated_at),
+            "sentAt": _iso(message.sent_at),
+            "nextAttemptAt": None if is_final else _iso(message.next_attempt_at),
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """As DRF's DateTimeField writes it with USE_TZ and UTC: ISO 8601 with a Z."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class AttemptSerializer(serializers.Serializer):

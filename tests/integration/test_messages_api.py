@@ -162,3 +162,26 @@ def test_attempts_of_a_new_message_are_an_empty_list(api) -> None:
     created = create(api).json()
     assert api.get(f"/api/v1/messages/{created['id']}/attempts").json() == []
     assert api.get(f"/api/v1/messages/{uuid.uuid4()}/attempts").status_code == 404
+
+
+@pytest.mark.parametrize("status", ["PENDING", "SENT", "FAILED"])
+def test_message_json_is_what_drfs_fields_would_write(status) -> None:
+    from rest_framework import serializers
+
+    from core_domain.message import Status
+    from messaging.serializers import MessageSerializer
+    from tests.fakes import a_message
+
+    message = a_message(status=Status(status), external_id="e-1", last_error="HTTP 500")
+    by_fields = serializers.Serializer.to_representation(MessageSerializer(), message)
+    if status != "PENDING":
+        by_fields["nextAttemptAt"] = None
+    assert MessageSerializer(message).data == by_fields
+
+
+def test_bulk_names_a_non_string_field_by_item_index(api) -> None:
+    items = [HELLO, {**HELLO, "content": 42}]
+    response = api.post("/api/v1/messages/bulk", items, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["details"]) == {"1"}
+    assert models.Message.objects.count() == 0
