@@ -6,7 +6,7 @@ PYTEST := $(PY) -m tests.services $(PY) -m pytest
 
 .DEFAULT_GOAL := help
 .PHONY: help run test test-unit test-integration test-e2e test-browser test-coverage \
-        test-race-condition test-deployment soak lint fmt migrate docker-build clean
+        test-race-condition test-deployment soak bench lint fmt migrate docker-build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -18,6 +18,10 @@ $(VENV)/.runtime: requirements.txt
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(VENV)/.bench: $(VENV)/.dev requirements-bench.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $@
 
 run: $(VENV)/.runtime ## Install, migrate and start the API on :8080 (embedded PostgreSQL without DATABASE_URL)
@@ -55,6 +59,9 @@ test-coverage: $(VENV)/.dev ## The suite with a coverage report
 soak: $(VENV)/.dev ## 100,000 messages, 3 dispatchers, flaky receiver, a SIGKILL every 30 s; then a long API fuzz
 	$(PY) -m tests.services $(PY) benchmarks/soak.py $(SOAK_ARGS)
 	FUZZ_EXAMPLES=300 $(PYTEST) -q tests/integration/test_api_fuzz.py
+
+bench: $(VENV)/.bench ## Throughput vs a requests loop, Celery, procrastinate; claim, API, memory (10-20 min; BENCH_ARGS=--quick)
+	$(PY) -m tests.services $(PY) benchmarks/run.py $(BENCH_ARGS)
 
 lint: $(VENV)/.dev ## ruff check, ruff format --check and the import-linter contracts
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,66 @@
+"""Section 2 and half of 4: the same payloads POSTed by plain requests loops, no database.
+
+The loops run as separate processes (benchmarks/client_loop.py) so their CPU comes from wait4,
+like the dispatcher's; msgs/s is distinct keys / (last - first arrival) at the receiver. Also
+the receiver's own capacity: pipelined raw HTTP from two processes for a few seconds.
+"""
+
+from __future__ import annotations
+
+from benchmarks import procs
+from benchmarks.cpu import wait_child
+from benchmarks.receivers import Receiver
+
+
+def _client(mode: str, url: str, *extra: str) -> list[str]:
+    return [procs.PYTHON, "-m", "benchmarks.client_loop", mode, "--url", url, *extra]
+
+
+def requests_loop(
+    receiver: Receiver, *, messages: int, processes: int = 1, threads: int = 1
+) -> dict[str, float]:
+    """`messages` POSTs split over `processes` loop processes of `threads` threads each."""
+    receiver.mark()
+    receiver_before = receiver.cpu_ms()
+    shares = [messages // processes + (n < messages % processes) for n in range(processes)]
+    argvs = [_client("loop", receiver.url, "--count", str(share), "--threads", str(threads))
+             for share in shares]  # fmt: skip
+    popens = [procs.spawn(argv, env=procs.child_env(), log="client-loop.log") for argv in argvs]
+    try:
+        usages = [wait_child(p, timeout=max(180.0, messages / 50)) for p in popens]
+    finally:
+        for popen in popens:
+            procs.stop(popen)
+    receiver_ms = receiver.cpu_ms() - receiver_before
+    seen = receiver.collect()
+    n = max(messages, 1)
+    return {
+        "messages": messages,
+        "msgs_per_s": seen.per_second(),
+        "duplicates": seen.duplicates,
+        "lost": messages - seen.distinct,
+        "cpu_ms_per_msg_client": sum(u.cpu_ms for u in usages) / n,
+        "cpu_ms_per_msg_receiver": receiver_ms / n,
+    }
+
+
+def receiver_capacity(receiver: Receiver, *, seconds: float) -> dict[str, float]:
+    """Answers per second under two pipelining clients, and the receiver's CPU per answer."""
+    receiver.mark()
+    before = receiver.cpu_ms()
+    argv = _client("blast", receiver.url, "--seconds", str(seconds))
+    popens = [procs.spawn(argv, env=procs.child_env(), log="client-blast.log") for _ in range(2)]
+    try:
+        for popen in popens:
+            wait_child(popen, timeout=seconds + 60)
+    finally:
+        for popen in popens:
+            procs.stop(popen)
+    used_ms = receiver.cpu_ms() - before
+    seen = receiver.collect()
+    answers = sum(seen.keys.values())
+    span = (seen.last or 0.0) - (seen.first or 0.0)
+    return {
+        "answers_per_s": answers / span if span > 0 else 0.0,
+        "cpu_ms_per_answer": used_ms / answers if answers else 0.0,
+    }

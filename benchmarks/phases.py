@@ -1,0 +1,135 @@
+"""The sections in order; each stores its runs, or why it was skipped, or its error, in results.
+
+Sections 1-3 alternate inside every repetition (requests loop 1p, drain 1p, loop 2p, drain 2p,
+Celery, procrastinate), so slow drifts of a shared machine hit all of them alike.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from benchmarks import api_load, ceiling, claim, memory, peers, procs
+from benchmarks.drain import DrainConfig, drain
+from benchmarks.receivers import Receiver, receiver
+
+SECTIONS = ("drain", "peers", "slow", "claim", "api", "memory")
+PEERS = (("celery", peers.celery_drain), ("procrastinate", peers.procrastinate_drain))
+
+
+def say(text: str) -> None:
+    load = os.getloadavg()[0]
+    print(
+        f"[bench {time.strftime('%H:%M:%S')} load {load:.1f}] {text}", file=sys.stderr, flush=True
+    )
+
+
+def _record_error(store: dict, key: str, exc: Exception) -> None:
+    procs.LOGS.mkdir(parents=True, exist_ok=True)
+    with (procs.LOGS / "errors.log").open("a") as log:
+        log.write(f"--- {key}\n{traceback.format_exc()}\n")
+    store[key] = {"error": f"{type(exc).__name__}: {exc}"}
+    say(f"{key}: ERROR {type(exc).__name__}: {exc} (see benchmarks/results/bench-logs)")
+
+
+def section(results: dict, key: str, step: Callable[[], Any]) -> None:
+    """results[key] = step(), or the error it raised."""
+    try:
+        results[key] = step()
+    except Exception as exc:
+        _record_error(results, key, exc)
+
+
+def one_run(store: dict, key: str, step: Callable[[], dict]) -> None:
+    """Append one run to store[key]["runs"]; after an error that group is not run again."""
+    if "error" in store.get(key, {}) or "skipped" in store.get(key, {}):
+        return
+    try:
+        found = step()
+    except Exception as exc:
+        _record_error(store, key, exc)
+        return
+    store.setdefault(key, {"runs": []})["runs"].append(found)
+    rate = found.get("msgs_per_s")
+    say(f"{key}: {rate:,.0f} msgs/s" if rate is not None else f"{key}: done")
+
+
+def throughput(args: Any, results: dict, hook: Receiver) -> None:
+    """Sections 1, 2 and 3, alternated in every repetition."""
+    drains, loops = results.setdefault("drain", {}), results.setdefault("ceiling", {})
+    peer_runs = results.setdefault("peers", {})
+    if "drain" not in args.sections:
+        for store in (drains, loops):
+            store.update({k: {"skipped": "not selected"} for k in ("1_process", "2_processes")})
+    for name, _ in PEERS:
+        why = peers.unavailable(name) if "peers" in args.sections else "not selected (--sections)"
+        if why:
+            peer_runs[name] = {"skipped": why}
+    for number in range(args.repeat):
+        say(f"repetition {number + 1}/{args.repeat}: loops, drains, peers ({args.messages:,})")
+        for processes, key in ((1, "1_process"), (2, "2_processes")):
+            loop = partial(ceiling.requests_loop, hook, messages=args.messages, processes=processes)
+            one_run(loops, key, loop)
+            config = DrainConfig(args.messages, processes, args.concurrency, args.batch_size)
+            one_run(drains, key, partial(drain, config, receiver=hook))
+        for name, run in PEERS:
+            one_run(peer_runs, name, partial(run, hook, messages=args.messages))
+
+
+def slow_receiver(args: Any) -> dict:
+    """Section 4: the 64-thread requests loop and the dispatcher at -c 64, alternated."""
+    with receiver("python", delay_ms=args.slow_ms) as hook:
+        found: dict[str, Any] = {"receiver": hook.kind}
+        config = DrainConfig(args.messages, 1, 64, args.batch_size)
+        for number in range(args.repeat):
+            say(f"slow receiver {number + 1}/{args.repeat}")
+            loop = partial(ceiling.requests_loop, hook, messages=args.messages, threads=64)
+            one_run(found, "threads_64", loop)
+            one_run(found, "dispatcher", partial(drain, config, receiver=hook))
+    return found
+
+
+def capacity(args: Any, hook: Receiver) -> dict:
+    found: dict[str, Any] = {"kind": hook.kind}
+    for _ in range(args.repeat):
+        one_run(found, "capacity", partial(ceiling.receiver_capacity, hook, seconds=args.blast))
+    return found
+
+
+def api(args: Any, token: str) -> dict:
+    say(f"API: {args.api_seconds:g} s per phase x 3 phases x {args.repeat}")
+    return api_load.measure(
+        repeat=args.repeat, workers=args.api_workers, threads=args.api_threads,
+        seconds=args.api_seconds, connections=args.api_connections,
+        tool=api_load.load_tool(args.loadgen), token=token,
+    )  # fmt: skip
+
+
+def run_all(args: Any, results: dict, *, token: str) -> None:
+    chosen = set(args.sections)
+    with receiver(args.receiver) as hook:
+        say(f"receiver: {hook.kind}")
+        section(results, "receiver", partial(capacity, args, hook))
+        if chosen & {"drain", "peers"}:
+            throughput(args, results, hook)
+        if "slow" in chosen:
+            section(results, "slow_receiver", partial(slow_receiver, args))
+        if "claim" in chosen:
+            say(f"claim: {args.claim_rows[0]:,} and {args.claim_rows[1]:,} rows")
+            sizes = {"small": args.claim_rows[0], "large": args.claim_rows[1]}
+            measure = partial(claim.measure, **sizes, samples=args.claim_samples)
+            section(results, "claim", partial(measure, repeat=args.repeat))
+        if "api" in chosen:
+            section(results, "api", partial(api, args, token))
+        if "memory" in chosen:
+            say(f"memory: {args.memory_messages[0]:,} and {args.memory_messages[1]:,} messages")
+            small, large = args.memory_messages
+            step = partial(memory.measure, hook, small=small, large=large, repeat=args.repeat)
+            section(results, "memory", partial(step, concurrency=args.concurrency))
+    for name in ("drain", "ceiling", "peers", "slow_receiver", "claim", "api", "memory"):
+        results.setdefault(name, {"skipped": "not selected (--sections)"})
