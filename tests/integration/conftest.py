@@ -8,10 +8,18 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 
+from adapters.clock import SystemClock
 from adapters.django_repository import DjangoMessageRepository
+from adapters.receipt_cache import DjangoRedisReceiptCache
+from adapters.webhook_client import RequestsWebhookSender
+from core_domain.retry import RetryPolicy
+from core_domain.use_cases.dispatch_batch import DispatchBatch
 from messaging import models
 from messaging.bootstrap import dispatch_batch, use_cases
 from tests.integration.receivers import ScriptedReceiver
+
+MAX_RETRIES = 3  # of the real_dispatch pipelines
+BACKOFF_BASE = timedelta(milliseconds=50)
 
 
 @pytest.fixture
@@ -52,3 +60,42 @@ def webhook(settings, receiver: ScriptedReceiver) -> Iterator[ScriptedReceiver]:
     dispatch_batch.cache_clear()
     yield receiver
     dispatch_batch.cache_clear()
+
+
+@pytest.fixture
+def real_dispatch(django_repository, receiver: ScriptedReceiver):
+    """Builds DispatchBatch from the real adapters (PostgreSQL, requests, Redis), posting to
+    `url` (the receiver unless given), with a 50 ms backoff and no jitter; every sender built
+    is closed afterwards."""
+    senders: list[RequestsWebhookSender] = []
+
+    def build(
+        *,
+        url: str | None = None,
+        timeout: timedelta = timedelta(seconds=5),
+        cache_alias: str = "default",
+        concurrency: int = 4,
+        lease: timedelta = timedelta(seconds=30),
+    ) -> DispatchBatch:
+        sender = RequestsWebhookSender(
+            url=url or receiver.url, timeout=timeout, pool_size=concurrency
+        )
+        senders.append(sender)
+        return DispatchBatch(
+            repository=django_repository,
+            sender=sender,
+            receipts=DjangoRedisReceiptCache(ttl=timedelta(hours=1), cache_alias=cache_alias),
+            clock=SystemClock(),
+            policy=RetryPolicy(
+                max_retries=MAX_RETRIES,
+                backoff_base=BACKOFF_BASE,
+                backoff_max=timedelta(seconds=1),
+                jitter=0,
+            ),
+            lease=lease,
+            concurrency=concurrency,
+        )
+
+    yield build
+    for sender in senders:
+        sender.close()

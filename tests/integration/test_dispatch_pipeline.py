@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,20 +20,17 @@ from django.core.cache import caches
 from adapters.clock import SystemClock
 from adapters.django_repository import DjangoMessageRepository
 from adapters.receipt_cache import DjangoRedisReceiptCache
-from adapters.webhook_client import RequestsWebhookSender
 from core_domain.delivery import AttemptOutcome, DeliveryAttempt
 from core_domain.message import Message, Status
 from core_domain.ports import Finalization
-from core_domain.retry import RetryPolicy
 from core_domain.use_cases.create_message import CreateMessage
 from core_domain.use_cases.dispatch_batch import BatchReport, DispatchBatch
 from messaging import models
-from tests.integration.receivers import Reply, ScriptedReceiver, closed_port
+from tests.integration.conftest import BACKOFF_BASE, MAX_RETRIES
+from tests.integration.receivers import Reply, closed_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BACKOFF_BASE = timedelta(milliseconds=50)
-MAX_RETRIES = 3
 ATTEMPT_FIELDS = (
     "attempt_number", "started_at", "duration_ms", "status_code", "outcome", "error",
     "response_excerpt",
@@ -44,39 +41,8 @@ NewMessage = Callable[..., Message]
 
 
 @pytest.fixture
-def build_dispatch(
-    django_repository: DjangoMessageRepository, receiver: ScriptedReceiver
-) -> Iterator[BuildDispatch]:
-    """Builds DispatchBatch from the real adapters; every sender built is closed afterwards."""
-    senders: list[RequestsWebhookSender] = []
-
-    def build(
-        *,
-        timeout: timedelta = timedelta(seconds=5),
-        cache_alias: str = "default",
-        concurrency: int = 4,
-        lease: timedelta = timedelta(seconds=30),
-    ) -> DispatchBatch:
-        sender = RequestsWebhookSender(url=receiver.url, timeout=timeout, pool_size=concurrency)
-        senders.append(sender)
-        return DispatchBatch(
-            repository=django_repository,
-            sender=sender,
-            receipts=DjangoRedisReceiptCache(ttl=timedelta(hours=1), cache_alias=cache_alias),
-            clock=SystemClock(),
-            policy=RetryPolicy(
-                max_retries=MAX_RETRIES,
-                backoff_base=BACKOFF_BASE,
-                backoff_max=timedelta(seconds=1),
-                jitter=0,
-            ),
-            lease=lease,
-            concurrency=concurrency,
-        )
-
-    yield build
-    for sender in senders:
-        sender.close()
+def build_dispatch(real_dispatch) -> BuildDispatch:
+    return real_dispatch
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate, parsedate_to_datetime
@@ -23,19 +23,15 @@ import pytest
 
 from adapters.clock import SystemClock
 from adapters.django_repository import DjangoMessageRepository
-from adapters.receipt_cache import DjangoRedisReceiptCache
-from adapters.webhook_client import RequestsWebhookSender
 from core_domain.message import Message, Status
-from core_domain.retry import RetryPolicy
 from core_domain.use_cases.create_message import CreateMessage
 from core_domain.use_cases.dispatch_batch import BatchReport, DispatchBatch
 from messaging import models
-from tests.integration.receivers import Reply, ScriptedReceiver, closed_port
+from tests.integration.conftest import BACKOFF_BASE, MAX_RETRIES
+from tests.integration.receivers import Reply, closed_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-MAX_RETRIES = 3
-BACKOFF_BASE = timedelta(milliseconds=50)
 TIMEOUT = timedelta(milliseconds=300)  # the sender's connect and read timeout in these tests
 EXCERPT_BYTES = 1024
 ATTEMPT_FIELDS = (
@@ -47,33 +43,13 @@ BuildDispatch = Callable[..., DispatchBatch]
 
 
 @pytest.fixture
-def build_dispatch(
-    django_repository: DjangoMessageRepository, receiver: ScriptedReceiver
-) -> Iterator[BuildDispatch]:
-    """DispatchBatch from the real adapters, posting to `url` (the receiver unless given)."""
-    senders: list[RequestsWebhookSender] = []
+def build_dispatch(real_dispatch) -> BuildDispatch:
+    """Two connections and this file's short timeout, unless a test asks otherwise."""
 
     def build(*, url: str | None = None, timeout: timedelta = TIMEOUT) -> DispatchBatch:
-        sender = RequestsWebhookSender(url=url or receiver.url, timeout=timeout, pool_size=2)
-        senders.append(sender)
-        return DispatchBatch(
-            repository=django_repository,
-            sender=sender,
-            receipts=DjangoRedisReceiptCache(ttl=timedelta(hours=1)),
-            clock=SystemClock(),
-            policy=RetryPolicy(
-                max_retries=MAX_RETRIES,
-                backoff_base=BACKOFF_BASE,
-                backoff_max=timedelta(seconds=1),
-                jitter=0,
-            ),
-            lease=timedelta(seconds=30),
-            concurrency=2,
-        )
+        return real_dispatch(url=url, timeout=timeout, concurrency=2)
 
-    yield build
-    for sender in senders:
-        sender.close()
+    return build
 
 
 @pytest.fixture
