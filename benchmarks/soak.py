@@ -248,9 +248,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database", default="message_dispatcher_soak")
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))  # run as a script, only benchmarks/ is on the path
     os.environ["DATABASE_URL"] = scratch_database_url(args.database)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dispatcher_project.settings")
-    sys.path.insert(0, str(ROOT))
     import django
     from django.core.management import call_command
 
