@@ -45,7 +45,7 @@ def section(results: dict, key: str, step: Callable[[], Any]) -> None:
         _record_error(results, key, exc)
 
 
-def one_run(store: dict, key: str, step: Callable[[], dict]) -> None:
+def one_run(store: dict, key: str, step: Callable[[], dict], *, label: str = "") -> None:
     """Append one run to store[key]["runs"]; after an error that group is not run again."""
     if "error" in store.get(key, {}) or "skipped" in store.get(key, {}):
         return
@@ -56,7 +56,8 @@ def one_run(store: dict, key: str, step: Callable[[], dict]) -> None:
         return
     store.setdefault(key, {"runs": []})["runs"].append(found)
     rate = found.get("msgs_per_s")
-    say(f"{key}: {rate:,.0f} msgs/s" if rate is not None else f"{key}: done")
+    name = label or key
+    say(f"{name}: {rate:,.0f} msgs/s" if rate is not None else f"{name}: done")
 
 
 def throughput(args: Any, results: dict, hook: Receiver) -> None:
@@ -74,9 +75,9 @@ def throughput(args: Any, results: dict, hook: Receiver) -> None:
         say(f"repetition {number + 1}/{args.repeat}: loops, drains, peers ({args.messages:,})")
         for processes, key in ((1, "1_process"), (2, "2_processes")):
             loop = partial(ceiling.requests_loop, hook, messages=args.messages, processes=processes)
-            one_run(loops, key, loop)
+            one_run(loops, key, loop, label=f"requests loop {key}")
             config = DrainConfig(args.messages, processes, args.concurrency, args.batch_size)
-            one_run(drains, key, partial(drain, config, receiver=hook))
+            one_run(drains, key, partial(drain, config, receiver=hook), label=f"drain {key}")
         for name, run in PEERS:
             one_run(peer_runs, name, partial(run, hook, messages=args.messages))
 
@@ -89,8 +90,8 @@ def slow_receiver(args: Any) -> dict:
         for number in range(args.repeat):
             say(f"slow receiver {number + 1}/{args.repeat}")
             loop = partial(ceiling.requests_loop, hook, messages=args.messages, threads=64)
-            one_run(found, "threads_64", loop)
-            one_run(found, "dispatcher", partial(drain, config, receiver=hook))
+            one_run(found, "threads_64", loop, label="slow: 64-thread loop")
+            one_run(found, "dispatcher", partial(drain, config, receiver=hook), label="slow: drain")
     return found
 
 

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(ROOT))
     os.environ["LOG_LEVEL"] = "warning"
-    from benchmarks import harness, phases, procs, report
+    from benchmarks import harness, phases, procs, report, table
 
     harness.setup_django(args.database)
     from django.conf import settings
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     results["notes"] = report.notes(results)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2, default=str))
-    print(report.render(report.rows(results), title=report.title(results)))
+    print(table.render(table.rows(results), title=report.title(results)))
     print("\n".join(["", *results["notes"], "", *report.plan_excerpt(results)]))
     print(f"\nJSON: {args.json}; process logs: {procs.LOGS}")
     return 0
