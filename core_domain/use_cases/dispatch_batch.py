@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
 from core_domain.delivery import AttemptOutcome, DeliveryAttempt, DeliveryOutcome
@@ -19,8 +19,8 @@ EXCERPT_CHARS = 1024
 
 
 @dataclass(slots=True)
-class BatchReport:
-    """What one batch did; `lost` counts results dropped because the lease had moved on."""
+class DeliveryCounts:
+    """Counters of dispatch work; `lost` counts results dropped because the lease moved on."""
 
     claimed: int = 0
     sent: int = 0
@@ -29,12 +29,22 @@ class BatchReport:
     lost: int = 0
     released: int = 0
     receipt_errors: int = 0
-    errors: list[str] = field(default_factory=list)
-    finalized: list[Finalization] = field(default_factory=list)  # the results written
 
     @property
     def processed(self) -> int:
         return self.sent + self.retried + self.failed
+
+    def add(self, other: DeliveryCounts) -> None:
+        for counter in fields(DeliveryCounts):
+            setattr(self, counter.name, getattr(self, counter.name) + getattr(other, counter.name))
+
+
+@dataclass(slots=True)
+class BatchReport(DeliveryCounts):
+    """What one batch did, with the failures' errors and the results written."""
+
+    errors: list[str] = field(default_factory=list)
+    finalized: list[Finalization] = field(default_factory=list)
 
 
 class DispatchBatch:

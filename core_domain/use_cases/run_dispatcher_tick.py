@@ -8,33 +8,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core_domain.ports import Clock, SchedulerControl, WorkerStatus
-from core_domain.use_cases.dispatch_batch import BatchReport, DispatchBatch
+from core_domain.use_cases.dispatch_batch import BatchReport, DeliveryCounts, DispatchBatch
 
 CHECK_EVERY_SECONDS = 1.0
 
 
 @dataclass(slots=True)
-class TickReport:
+class TickReport(DeliveryCounts):
+    """The batches of one tick added up."""
+
     is_paused: bool = False
     batches: int = 0
-    claimed: int = 0
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    lost: int = 0
-    released: int = 0
-    receipt_errors: int = 0
     seconds: float = 0.0
 
-    def add(self, batch: BatchReport) -> None:
+    def add(self, other: DeliveryCounts) -> None:
+        DeliveryCounts.add(self, other)
         self.batches += 1
-        for name in ("claimed", "sent", "retried", "failed", "lost", "released", "receipt_errors"):
-            setattr(self, name, getattr(self, name) + getattr(batch, name))
 
     @property
     def messages_per_second(self) -> float:
-        done = self.sent + self.retried + self.failed
-        return done / self.seconds if self.seconds > 0 else 0.0
+        return self.processed / self.seconds if self.seconds > 0 else 0.0
 
 
 class RunDispatcherTick:

@@ -16,7 +16,7 @@ from core_domain.retry import RetryPolicy
 from core_domain.use_cases.dispatch_batch import DispatchBatch
 from messaging import models
 from messaging.bootstrap import dispatch_batch, use_cases
-from tests.integration.receivers import ScriptedReceiver
+from tests.integration.receivers import ScriptedReceiver, closed_port
 
 MAX_RETRIES = 3  # of the real_dispatch pipelines
 BACKOFF_BASE = timedelta(milliseconds=50)
@@ -99,3 +99,17 @@ def real_dispatch(django_repository, receiver: ScriptedReceiver):
     yield build
     for sender in senders:
         sender.close()
+
+
+@pytest.fixture
+def unreachable_cache(settings) -> str:
+    """A second cache alias, `down`, whose Redis is a closed port; it fails fast."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "down": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        },
+    }
+    return "down"

@@ -27,7 +27,7 @@ from core_domain.use_cases.create_message import CreateMessage
 from core_domain.use_cases.dispatch_batch import BatchReport, DispatchBatch
 from messaging import models
 from tests.integration.conftest import BACKOFF_BASE, MAX_RETRIES
-from tests.integration.receivers import Reply, closed_port
+from tests.integration.receivers import Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -264,20 +264,6 @@ def test_a_sent_message_leaves_its_receipt_in_redis(
     assert datetime.fromisoformat(receipt["sentAt"]) == stored.sent_at
     assert DjangoRedisReceiptCache(ttl=timedelta(hours=1)).get(message.id) == receipt
     assert 3500 <= caches["default"].ttl(key) <= 3600
-
-
-@pytest.fixture
-def unreachable_cache(settings) -> str:
-    """A second cache alias whose Redis is a closed port; fails fast."""
-    settings.CACHES = {
-        **settings.CACHES,
-        "down": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-        },
-    }
-    return "down"
 
 
 def test_a_redis_outage_never_fails_a_delivery_and_is_counted(

@@ -11,7 +11,6 @@ from django.core.cache import caches
 from adapters.receipt_cache import DjangoRedisReceiptCache
 from core_domain.errors import ReceiptCacheError
 from tests.fakes import a_message
-from tests.integration.receivers import closed_port
 
 
 def test_a_receipt_is_stored_under_the_message_id_with_the_ttl() -> None:
@@ -43,19 +42,6 @@ def test_an_unknown_message_has_no_receipt() -> None:
 def test_a_ttl_must_be_positive() -> None:
     with pytest.raises(ValueError, match="RECEIPT_TTL"):
         DjangoRedisReceiptCache(ttl=timedelta(0))
-
-
-@pytest.fixture
-def unreachable_cache(settings) -> str:
-    settings.CACHES = {
-        **settings.CACHES,
-        "down": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-        },
-    }
-    return "down"
 
 
 def test_an_unreachable_cache_raises_receipt_cache_error_quickly(unreachable_cache: str) -> None:
