@@ -1,4 +1,9 @@
-"""WebhookSender over HTTP with requests: one pooled keep-alive session, failures as outcomes."""
+"""WebhookSender over HTTP: SPEC §6 requests, answers and failures turned into outcomes.
+
+Calls go straight to the receiver through adapters.http_client (pooled keep-alive
+connections); when the environment configures a proxy for the webhook URL they go through
+requests instead (adapters.proxy_transport).
+"""
 
 from __future__ import annotations
 
@@ -10,23 +15,19 @@ import hmac
 import http.client
 import json
 import logging
-import os
 import socket
 import ssl
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
-import backoff
 import requests
 from requests import exceptions as requests_errors
-from requests.adapters import HTTPAdapter
-from requests.structures import CaseInsensitiveDict
 from urllib3 import exceptions as urllib3_errors
 
+from adapters.http_client import ConnectTimeoutError, InvalidURLError, KeepAliveClient, Response
+from adapters.proxy_transport import RequestsTransport, causes, proxy_configured_for
 from core_domain.delivery import DeliveryOutcome
 from core_domain.message import Message
 
@@ -35,13 +36,15 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 EXCERPT_BYTES = 1024
 MAX_EXTERNAL_ID_LENGTH = 255  # the column that stores it
-_CHUNK_BYTES = 64 * 1024
 _SECRET_PREFIX = "whsec_"
-_PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy"})
-_CALL_ERRORS = (requests.RequestException, urllib3_errors.HTTPError, OSError)
-_BODY_ERRORS = (urllib3_errors.HTTPError, http.client.HTTPException, OSError)
+_CALL_ERRORS = (
+    requests.RequestException,
+    urllib3_errors.HTTPError,
+    http.client.HTTPException,
+    InvalidURLError,
+    OSError,
+)
 _DROPPED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
-_REQUEST_OPTIONS: dict[str, Any] = {"allow_redirects": False, "stream": True}
 
 
 def signing_key(secret: str) -> bytes:
@@ -97,21 +100,6 @@ def external_id(body: bytes) -> str | None:
     return text if usable else None
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """What a requests error wraps: causes, contexts, args and urllib3's `reason`."""
-    seen: set[int] = set()
-    pending = [exc]
-    while pending:
-        current = pending.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if not isinstance(current, requests.RequestException):  # those are OSErrors too
-            yield current
-        linked = (current.__cause__, current.__context__, getattr(current, "reason", None))
-        pending.extend(e for e in (*linked, *current.args) if isinstance(e, BaseException))
-
-
 def _tls_error(error: BaseException) -> str:
     if isinstance(error, ssl.SSLCertVerificationError):
         return f"TLS error: certificate verify failed ({error.verify_message})"
@@ -121,10 +109,11 @@ def _tls_error(error: BaseException) -> str:
 
 _Kinds = type[BaseException] | tuple[type[BaseException], ...]
 _KNOWN_ERRORS: tuple[tuple[_Kinds, str], ...] = (  # first match wins
-    (requests.ConnectTimeout, "timed out after {after} (connect)"),
+    ((ConnectTimeoutError, requests.ConnectTimeout), "timed out after {after} (connect)"),
     ((requests.ReadTimeout, urllib3_errors.ReadTimeoutError, TimeoutError),
         "timed out after {after} (read)"),
-    ((requests_errors.InvalidURL, requests_errors.MissingSchema, requests_errors.InvalidSchema),
+    ((InvalidURLError, requests_errors.InvalidURL, requests_errors.MissingSchema,
+        requests_errors.InvalidSchema),
         "invalid URL: expected http(s)://host[:port]/path"),
     (requests_errors.ProxyError, "proxy error"),
     (ConnectionRefusedError, "connection refused"),
@@ -139,58 +128,18 @@ _KNOWN_ERRORS: tuple[tuple[_Kinds, str], ...] = (  # first match wins
 
 def describe_error(exc: BaseException, *, timeout: timedelta) -> str:
     """A short description of a failed call, never quoting the URL, the token or the secret."""
-    causes = [exc, *_causes(exc)]
-    tls = next((c for c in causes if isinstance(c, ssl.SSLError)), None)
+    chain = [exc, *causes(exc)]
+    tls = next((c for c in chain if isinstance(c, ssl.SSLError)), None)
     if tls is not None or isinstance(exc, requests_errors.SSLError):
         return _tls_error(tls or exc)
     for kinds, text in _KNOWN_ERRORS:
-        if any(isinstance(cause, kinds) for cause in causes):
+        if any(isinstance(cause, kinds) for cause in chain):
             return text.format(after=f"{timeout.total_seconds():g}s")
-    found = next((c for c in causes[1:] if isinstance(c, OSError) and c.strerror), None)
+    found = next((c for c in chain[1:] if isinstance(c, OSError) and c.strerror), None)
     return f"network error: {found.strerror}" if found else f"request failed ({type(exc).__name__})"
 
 
-def _is_stale_connection(exc: Exception) -> bool:
-    """The connection dropped after the request went out and before any status line came back."""
-    kinds = {type(cause) for cause in _causes(exc)}
-    aborted = any(issubclass(kind, urllib3_errors.ProtocolError) for kind in kinds)
-    return aborted and any(issubclass(kind, _DROPPED) for kind in kinds)
-
-
-def _log_stale_retry(details: dict[str, Any]) -> None:
-    extra = {"message_id": details["kwargs"]["headers"]["Idempotency-Key"]}
-    logger.debug("connection dropped before a response; trying once more", extra=extra)
-
-
-def _proxy_configured() -> bool:
-    return any(value for name, value in os.environ.items() if name.lower() in _PROXY_VARIABLES)
-
-
-def _session(pool_size: int) -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    # Calls are stateless: no cookie from one answer rides along with other messages, and a jar
-    # that is never written is safe to share between the dispatcher's threads.
-    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    # trust_env costs a proxy/no_proxy lookup per request (and lets ~/.netrc replace our
-    # Authorization header); keep it only when a proxy is configured, but honour a CA bundle.
-    session.trust_env = _proxy_configured()
-    if not session.trust_env:
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        session.verify = bundle or True
-    return session
-
-
-def _prepared_template(url: str) -> requests.PreparedRequest | None:
-    try:
-        return requests.Request("POST", url).prepare()
-    except requests.RequestException:
-        return None
-
-
-class RequestsWebhookSender:
+class HttpWebhookSender:
     """POSTs each message to the webhook (SPEC §6). Safe to share between threads.
 
     `send` never raises for a network or HTTP failure: it returns the facts as a DeliveryOutcome
@@ -211,27 +160,20 @@ class RequestsWebhookSender:
             raise ValueError("the webhook timeout and pool size must be positive")
         if not (auth_token.isascii() and auth_token.isprintable()):
             raise ValueError("WEBHOOK_AUTH_TOKEN: expected printable ASCII characters")
-        self._url = url
         self._timeout = timeout
-        self._timeouts = (timeout.total_seconds(), timeout.total_seconds())
         self._signing_key = signing_key(signing_secret) if signing_secret else b""
         self._headers = {"Content-Type": "application/json"}
         self._headers["User-Agent"] = f"message-dispatcher/{version}"
         if auth_token:
             self._headers["Authorization"] = f"Bearer {auth_token}"
-        self._session = _session(pool_size)
         self._secrets = [value for value in (auth_token, signing_secret) if value]
-        # The fast path: copy one prepared request per call and hand it straight to the pooled
-        # adapter, skipping Session's per-call header/cookie merging and environment lookups.
-        # Plain http needs no CA bundle (a bundle path costs a stat() per call in requests).
-        self._adapter = self._session.get_adapter("http://")
-        self._verify = self._session.verify if url.lower().startswith("https://") else True
-        self._template = _prepared_template(url)
+        transport = RequestsTransport if proxy_configured_for(url) else KeepAliveClient
+        self._transport = transport(
+            url, timeout=timeout.total_seconds(), pool_size=pool_size, max_body=MAX_BODY_BYTES
+        )
 
     @classmethod
-    def from_conf(
-        cls, conf: dict[str, Any], *, version: str, pool_size: int
-    ) -> RequestsWebhookSender:
+    def from_conf(cls, conf: dict[str, Any], *, version: str, pool_size: int) -> HttpWebhookSender:
         """From `settings.DISPATCHER["webhook"]`: url, auth_token, timeout, signing_secret."""
         return cls(
             url=conf["url"],
@@ -248,30 +190,27 @@ class RequestsWebhookSender:
         body = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
         started_at, clock = datetime.now(UTC), time.monotonic()
         try:
-            response = self._post(body=body, headers=self._request_headers(message_id, body=body))
+            response = self._transport.post(self._request_headers(message_id, body=body), body)
         except _CALL_ERRORS as exc:
             error = describe_error(exc, timeout=self._timeout)
             logger.debug("webhook call failed: %s", error, extra={"message_id": message_id})
             return DeliveryOutcome(started_at=started_at, duration=_since(clock), error=error)
-        with response:
-            return self._outcome(
-                response, message_id=message_id, started_at=started_at, clock=clock
-            )
+        return self._outcome(response, message_id=message_id, started_at=started_at, clock=clock)
 
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
+
+    def __enter__(self) -> HttpWebhookSender:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def _redacted(self, text: str) -> str:
         """A receiver that echoes our request must not put our credentials into lastError."""
         for value in self._secrets:
             text = text.replace(value, "[redacted]")
         return text
-
-    def __enter__(self) -> RequestsWebhookSender:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def _request_headers(self, message_id: str, *, body: bytes) -> dict[str, str]:
         headers = {**self._headers, "Idempotency-Key": message_id}
@@ -284,45 +223,19 @@ class RequestsWebhookSender:
             )
         return headers
 
-    # A pooled keep-alive connection the server closed while it sat idle fails as soon as it is
-    # reused, before the request could have been handled: one immediate retry on a fresh
-    # connection hides that race. Timeouts, refusals and TLS errors are never retried here;
-    # real retries are scheduled through the database by RetryPolicy.
-    @backoff.on_exception(
-        backoff.constant,
-        requests.ConnectionError,
-        interval=0,
-        jitter=None,
-        max_tries=2,
-        giveup=lambda exc: not _is_stale_connection(exc),
-        on_backoff=_log_stale_retry,
-        logger=None,
-    )
-    def _post(self, *, body: bytes, headers: dict[str, str]) -> requests.Response:
-        if self._session.trust_env or self._template is None:
-            # Proxies from the environment, or a URL requests refuses: the full Session path
-            # resolves the one and reports the other.
-            return self._session.post(
-                self._url, data=body, headers=headers, timeout=self._timeouts, **_REQUEST_OPTIONS
-            )
-        request = self._template.copy()
-        request.headers = CaseInsensitiveDict(headers)
-        request.headers["Content-Length"] = str(len(body))
-        request.body = body
-        return self._adapter.send(
-            request, stream=True, timeout=self._timeouts, verify=self._verify, cert=None
-        )
-
     def _outcome(
-        self, response: requests.Response, *, message_id: str, started_at: datetime, clock: float
+        self, response: Response, *, message_id: str, started_at: datetime, clock: float
     ) -> DeliveryOutcome:
-        body = self._read_body(response, message_id=message_id)
-        status = response.status_code
+        body, status = response.body, response.status
+        if response.cut is not None:
+            text = "webhook response body for message %s cut at %d bytes: %s"
+            extra = {"message_id": message_id}
+            logger.warning(text, message_id, len(body), response.cut, extra=extra)
         found_id = external_id(body) if 200 <= status < 300 else None
         if 200 <= status < 300 and found_id is None:
             text = "webhook accepted message %s with HTTP %s but without a messageId"
             logger.warning(text, message_id, status, extra={"message_id": message_id})
-        retry_after = parse_retry_after(response.headers.get("Retry-After"), now=datetime.now(UTC))
+        retry_after = parse_retry_after(response.headers.get("retry-after"), now=datetime.now(UTC))
         return DeliveryOutcome(
             started_at=started_at,
             duration=_since(clock),
@@ -331,26 +244,6 @@ class RequestsWebhookSender:
             retry_after=retry_after,
             response_excerpt=self._redacted(excerpt(body)),
         )
-
-    def _read_body(self, response: requests.Response, *, message_id: str) -> bytes:
-        """Up to 1 MiB, read within one timeout: a dripping body is cut, its status still counts."""
-        deadline = time.monotonic() + self._timeout.total_seconds()
-        body = bytearray()
-        try:
-            while len(body) <= MAX_BODY_BYTES and time.monotonic() < deadline:
-                chunk = response.raw.read1(
-                    min(_CHUNK_BYTES, MAX_BODY_BYTES + 1 - len(body)), decode_content=True
-                )
-                if not chunk:
-                    return bytes(body)
-                body += chunk
-            problem = "over 1 MiB" if len(body) > MAX_BODY_BYTES else "still arriving at timeout"
-        except _BODY_ERRORS as exc:
-            problem = describe_error(exc, timeout=self._timeout)
-        kept = min(len(body), MAX_BODY_BYTES)
-        text = "webhook response body for message %s cut at %d bytes: %s"
-        logger.warning(text, message_id, kept, problem, extra={"message_id": message_id})
-        return bytes(body[:kept])
 
 
 def _since(clock: float) -> timedelta:

@@ -11,7 +11,7 @@ from adapters.clock import SystemClock
 from adapters.django_repository import DjangoMessageRepository
 from adapters.django_scheduler import DjangoSchedulerControl
 from adapters.receipt_cache import DjangoRedisReceiptCache
-from adapters.webhook_client import RequestsWebhookSender
+from adapters.webhook_client import HttpWebhookSender
 from core_domain.retry import RetryPolicy
 from core_domain.use_cases.create_message import CreateMessage
 from core_domain.use_cases.create_messages import CreateMessages
@@ -99,7 +99,7 @@ def dispatch_batch(*, concurrency: int) -> DispatchBatch:
     conf = settings.DISPATCHER
     return DispatchBatch(
         repository=_repository(reconnect_delays=DISPATCH_RECONNECT_DELAYS),
-        sender=RequestsWebhookSender.from_conf(
+        sender=HttpWebhookSender.from_conf(
             conf["webhook"], version=conf["version"], pool_size=concurrency
         ),
         receipts=DjangoRedisReceiptCache(ttl=conf["receipt_ttl"]),

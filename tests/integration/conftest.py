@@ -11,7 +11,7 @@ from django.core.cache import cache
 from adapters.clock import SystemClock
 from adapters.django_repository import DjangoMessageRepository
 from adapters.receipt_cache import DjangoRedisReceiptCache
-from adapters.webhook_client import RequestsWebhookSender
+from adapters.webhook_client import HttpWebhookSender
 from core_domain.retry import RetryPolicy
 from core_domain.use_cases.dispatch_batch import DispatchBatch
 from messaging import models
@@ -67,7 +67,7 @@ def real_dispatch(django_repository, receiver: ScriptedReceiver):
     """Builds DispatchBatch from the real adapters (PostgreSQL, requests, Redis), posting to
     `url` (the receiver unless given), with a 50 ms backoff and no jitter; every sender built
     is closed afterwards."""
-    senders: list[RequestsWebhookSender] = []
+    senders: list[HttpWebhookSender] = []
 
     def build(
         *,
@@ -77,7 +77,7 @@ def real_dispatch(django_repository, receiver: ScriptedReceiver):
         concurrency: int = 4,
         lease: timedelta = timedelta(seconds=30),
     ) -> DispatchBatch:
-        sender = RequestsWebhookSender(
+        sender = HttpWebhookSender(
             url=url or receiver.url, timeout=timeout, pool_size=concurrency
         )
         senders.append(sender)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from adapters.webhook_client import RequestsWebhookSender
+from adapters.webhook_client import HttpWebhookSender
 from messaging.demo_receiver import DemoWebhookServer
 from tests.fakes import a_message
 from tests.integration.receivers import closed_port
@@ -57,7 +57,7 @@ def post(port: int, body: bytes) -> tuple[int, dict[str, Any]]:
 def test_a_dispatcher_request_is_accepted_with_a_message_id(start_demo: StartDemo) -> None:
     server = start_demo(fail_rate=0.0)
 
-    with RequestsWebhookSender(url=server.url, timeout=timedelta(seconds=5)) as sender:
+    with HttpWebhookSender(url=server.url, timeout=timedelta(seconds=5)) as sender:
         outcome = sender.send(a_message())
 
     assert outcome.status_code == 202
@@ -102,7 +102,7 @@ def test_a_body_that_is_not_a_message_is_a_400(start_demo: StartDemo, body: byte
 def test_latency_delays_the_answer(start_demo: StartDemo) -> None:
     server = start_demo(fail_rate=0.0, latency=timedelta(milliseconds=200))
 
-    with RequestsWebhookSender(url=server.url, timeout=timedelta(seconds=5)) as sender:
+    with HttpWebhookSender(url=server.url, timeout=timedelta(seconds=5)) as sender:
         outcome = sender.send(a_message())
 
     assert outcome.is_success

@@ -1,6 +1,6 @@
 """The delivery pipeline with its real parts: PostgreSQL, a loopback webhook, Redis (SPEC §6-§7).
 
-Each test assembles a DispatchBatch from DjangoMessageRepository, RequestsWebhookSender (posting
+Each test assembles a DispatchBatch from DjangoMessageRepository, HttpWebhookSender (posting
 to the scripted `receiver`), DjangoRedisReceiptCache, SystemClock and a RetryPolicy with a tiny
 backoff and no jitter, so retries become due within milliseconds. Waiting for a retry to be due
 is a bounded deadline loop over the stored `next_attempt_at`, never a bare sleep.

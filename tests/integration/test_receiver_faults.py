@@ -1,6 +1,6 @@
 """The receiver fault matrix: what each misbehaving webhook leaves in the database (SPEC §6-§7).
 
-Every case runs a real DispatchBatch: DjangoMessageRepository on PostgreSQL, RequestsWebhookSender
+Every case runs a real DispatchBatch: DjangoMessageRepository on PostgreSQL, HttpWebhookSender
 posting to the scripted loopback `receiver` (or to a closed port, or with https to the plain
 receiver), DjangoRedisReceiptCache on the test Redis, SystemClock, and a RetryPolicy with
 max_retries=3, a 50 ms backoff base and no jitter, so retries are due within milliseconds.

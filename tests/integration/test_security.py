@@ -14,7 +14,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
-from adapters.webhook_client import RequestsWebhookSender
+from adapters.webhook_client import HttpWebhookSender
 from dispatcher_project import config
 from tests.fakes import a_message
 from tests.integration.receivers import Reply
@@ -93,7 +93,7 @@ def test_api_keys_and_webhook_credentials_never_reach_logs_or_responses(
     ]
     echo = Reply(status=500, body=f"you sent Authorization: Bearer {token} and {signing}")
     receiver.script(echo)
-    with RequestsWebhookSender(url=receiver.url, timeout=timedelta(seconds=5),
+    with HttpWebhookSender(url=receiver.url, timeout=timedelta(seconds=5),
                                auth_token=token, signing_secret=signing) as sender:  # fmt: skip
         outcome = sender.send(a_message())
     assert receiver.requests[0].headers["authorization"] == f"Bearer {token}"

@@ -1,4 +1,4 @@
-"""RequestsWebhookSender against a real HTTP receiver on loopback (SPEC §6)."""
+"""HttpWebhookSender against a real HTTP receiver on loopback (SPEC §6)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from adapters.webhook_client import (
-    RequestsWebhookSender,
+    HttpWebhookSender,
     signing_key,
     standard_webhooks_signature,
 )
@@ -26,16 +26,16 @@ from core_domain.retry import Decision, RetryPolicy
 from tests.fakes import a_message
 from tests.integration.receivers import Reply, ScriptedReceiver, closed_port
 
-MakeSender = Callable[..., RequestsWebhookSender]
+MakeSender = Callable[..., HttpWebhookSender]
 
 
 @pytest.fixture
 def make_sender() -> Iterator[MakeSender]:
-    built: list[RequestsWebhookSender] = []
+    built: list[HttpWebhookSender] = []
 
-    def build(url: str, **options: Any) -> RequestsWebhookSender:
+    def build(url: str, **options: Any) -> HttpWebhookSender:
         options.setdefault("timeout", timedelta(seconds=5))
-        built.append(RequestsWebhookSender(url=url, **options))
+        built.append(HttpWebhookSender(url=url, **options))
         return built[-1]
 
     yield build
@@ -118,7 +118,7 @@ def test_the_signature_reproduces_the_standard_webhooks_test_vector() -> None:
 
 def test_a_malformed_signing_secret_is_refused_without_echoing_it() -> None:
     with pytest.raises(ValueError, match="WEBHOOK_SIGNING_SECRET") as raised:
-        RequestsWebhookSender(url="http://x", timeout=timedelta(seconds=1), signing_secret="no!")
+        HttpWebhookSender(url="http://x", timeout=timedelta(seconds=1), signing_secret="no!")
 
     assert "no!" not in str(raised.value)
 
@@ -126,7 +126,7 @@ def test_a_malformed_signing_secret_is_refused_without_echoing_it() -> None:
 def test_it_is_built_from_the_settings_webhook_section(receiver, settings) -> None:
     conf = {**settings.DISPATCHER["webhook"], "url": receiver.url, "auth_token": "tok"}
 
-    with RequestsWebhookSender.from_conf(conf, version="9.9.9", pool_size=4) as sender:
+    with HttpWebhookSender.from_conf(conf, version="9.9.9", pool_size=4) as sender:
         assert sender.send(a_message()).is_success
 
     headers = receiver.requests[0].headers
