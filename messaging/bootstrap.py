@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -93,21 +94,44 @@ def use_cases() -> UseCases:
     )
 
 
-@functools.cache
+_pipelines: dict[int, tuple[DispatchBatch, HttpWebhookSender]] = {}
+_pipelines_lock = threading.Lock()
+
+
 def dispatch_batch(*, concurrency: int) -> DispatchBatch:
-    """The delivery pipeline with `concurrency` parallel webhook calls (one per process)."""
+    """The delivery pipeline with `concurrency` parallel webhook calls, built once per process
+    and concurrency; `close_dispatch_batches()` ends them (tests that change settings)."""
+    with _pipelines_lock:
+        if concurrency not in _pipelines:
+            _pipelines[concurrency] = _build_dispatch_batch(concurrency)
+        return _pipelines[concurrency][0]
+
+
+def close_dispatch_batches() -> None:
+    """Stop the pipelines' send threads and close their webhook connections."""
+    with _pipelines_lock:
+        built = list(_pipelines.values())
+        _pipelines.clear()
+    for batch, sender in built:
+        batch.close()
+        sender.close()
+
+
+def _build_dispatch_batch(concurrency: int) -> tuple[DispatchBatch, HttpWebhookSender]:
     conf = settings.DISPATCHER
-    return DispatchBatch(
+    sender = HttpWebhookSender.from_conf(
+        conf["webhook"], version=conf["version"], pool_size=concurrency
+    )
+    batch = DispatchBatch(
         repository=_repository(reconnect_delays=DISPATCH_RECONNECT_DELAYS),
-        sender=HttpWebhookSender.from_conf(
-            conf["webhook"], version=conf["version"], pool_size=concurrency
-        ),
+        sender=sender,
         receipts=DjangoRedisReceiptCache(ttl=conf["receipt_ttl"]),
         clock=SystemClock(),
         policy=RetryPolicy(**conf["retry"]),
         lease=conf["lease"],
         concurrency=concurrency,
     )
+    return batch, sender
 
 
 def dispatcher_tick(*, concurrency: int) -> RunDispatcherTick:

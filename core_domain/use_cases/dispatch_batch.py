@@ -94,6 +94,10 @@ class DispatchBatch:
         self._cache_receipts(report)
         return report
 
+    def close(self) -> None:
+        """Stop the send threads once the sends in progress are done."""
+        self._pool.shutdown(wait=True)
+
     def _send(self, message: Message, should_stop: Callable[[], bool]) -> DeliveryOutcome | None:
         if should_stop():
             return None

@@ -15,7 +15,7 @@ from adapters.webhook_client import HttpWebhookSender
 from core_domain.retry import RetryPolicy
 from core_domain.use_cases.dispatch_batch import DispatchBatch
 from messaging import models
-from messaging.bootstrap import dispatch_batch, use_cases
+from messaging.bootstrap import close_dispatch_batches, use_cases
 from tests.integration.receivers import ScriptedReceiver, closed_port
 
 MAX_RETRIES = 3  # of the real_dispatch pipelines
@@ -57,17 +57,17 @@ def webhook(settings, receiver: ScriptedReceiver) -> Iterator[ScriptedReceiver]:
         "retry": {**conf["retry"], "backoff_base": timedelta(milliseconds=50)},
         "scheduler": {**conf["scheduler"], "enabled": True, "interval": timedelta(minutes=2)},
     }
-    dispatch_batch.cache_clear()
+    close_dispatch_batches()
     yield receiver
-    dispatch_batch.cache_clear()
+    close_dispatch_batches()
 
 
 @pytest.fixture
 def real_dispatch(django_repository, receiver: ScriptedReceiver):
-    """Builds DispatchBatch from the real adapters (PostgreSQL, requests, Redis), posting to
-    `url` (the receiver unless given), with a 50 ms backoff and no jitter; every sender built
-    is closed afterwards."""
-    senders: list[HttpWebhookSender] = []
+    """Builds DispatchBatch from the real adapters (PostgreSQL, HTTP, Redis), posting to
+    `url` (the receiver unless given), with a 50 ms backoff and no jitter; every pipeline
+    and sender built is closed afterwards."""
+    built: list[tuple[DispatchBatch, HttpWebhookSender]] = []
 
     def build(
         *,
@@ -77,11 +77,8 @@ def real_dispatch(django_repository, receiver: ScriptedReceiver):
         concurrency: int = 4,
         lease: timedelta = timedelta(seconds=30),
     ) -> DispatchBatch:
-        sender = HttpWebhookSender(
-            url=url or receiver.url, timeout=timeout, pool_size=concurrency
-        )
-        senders.append(sender)
-        return DispatchBatch(
+        sender = HttpWebhookSender(url=url or receiver.url, timeout=timeout, pool_size=concurrency)
+        batch = DispatchBatch(
             repository=django_repository,
             sender=sender,
             receipts=DjangoRedisReceiptCache(ttl=timedelta(hours=1), cache_alias=cache_alias),
@@ -95,9 +92,12 @@ def real_dispatch(django_repository, receiver: ScriptedReceiver):
             lease=lease,
             concurrency=concurrency,
         )
+        built.append((batch, sender))
+        return batch
 
     yield build
-    for sender in senders:
+    for batch, sender in built:
+        batch.close()
         sender.close()
 
 
