@@ -6,6 +6,9 @@
   cannot be used, because Linux folds in the pre-exec memory, i.e. the benchmark process's own
   RSS at the fork.
 - Processes that outlive the run (nginx, the Python receiver): `tree_cpu_ms` before and after.
+- The whole machine: `MachineSampler` reads the `cpu` line of /proc/stat every 0.1 s, so the
+  share of all CPUs busy (any process, kernel included) can be told for the exact window a
+  drain measured (first to last sentAt).
 - PostgreSQL: the backends serving one database, found by their process title
   (`postgres: [cluster:] user dbname host(port) state`) and sampled by `BackendSampler` every
   0.1 s; a backend that appears during the run started at zero CPU, and one that exits keeps its
@@ -125,6 +128,45 @@ class BackendSampler:
         self._stopping.set()
         self._thread.join(timeout=5)
         return sum(self._last[pid] - self._base[pid] for pid in self._last)
+
+
+class MachineSampler:
+    """Timestamped /proc/stat totals; `busy_share(start, end)` is the busy fraction of all CPUs."""
+
+    def __init__(self, *, period: float = 0.1) -> None:
+        self._period = period
+        self._samples: list[tuple[float, int, int]] = []  # (wall clock, busy ticks, all ticks)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _sample(self) -> None:
+        with open(PROC / "stat") as stat:
+            ticks = [int(value) for value in stat.readline().split()[1:]]
+        idle = ticks[3] + ticks[4]  # idle + iowait
+        self._samples.append((time.time(), sum(ticks) - idle, sum(ticks)))
+
+    def _loop(self) -> None:
+        while not self._stopping.wait(self._period):
+            self._sample()
+
+    def start(self) -> MachineSampler:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def stop(self) -> MachineSampler:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self._sample()
+        return self
+
+    def busy_share(self, start: float, end: float) -> float | None:
+        """Busy / all CPU time between the samples nearest to `start` and `end` (Unix times)."""
+        inside = [s for s in self._samples if start <= s[0] <= end]
+        if len(inside) < 2:
+            return None
+        (_, busy_0, all_0), (_, busy_1, all_1) = inside[0], inside[-1]
+        return (busy_1 - busy_0) / (all_1 - all_0) if all_1 > all_0 else None
 
 
 def vm_hwm_kib(pid: int) -> int:

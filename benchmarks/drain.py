@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from benchmarks import harness, procs
-from benchmarks.cpu import BackendSampler, wait_child
+from benchmarks.cpu import BackendSampler, MachineSampler, wait_child
 from benchmarks.receivers import Receiver
 
 
@@ -36,6 +36,7 @@ def drain(config: DrainConfig, *, receiver: Receiver) -> dict[str, float]:
     receiver.mark()
     receiver_before = receiver.cpu_ms()
     backends = BackendSampler(harness.database_name()).start()
+    machine = MachineSampler().start()
     # Receipts still go to Redis, but expire soon instead of piling up for 30 days.
     env = procs.child_env(WEBHOOK_URL=receiver.url, RECEIPT_TTL="15m")
     popen = procs.spawn(dispatcher_argv(config), env=env, log="dispatcher.log")
@@ -44,9 +45,14 @@ def drain(config: DrainConfig, *, receiver: Receiver) -> dict[str, float]:
     finally:
         procs.stop(popen)
         postgres_ms = backends.stop()
+        machine.stop()
     receiver_ms = receiver.cpu_ms() - receiver_before
     seen, stored = receiver.collect(), harness.drain_result()
     n = max(config.messages, 1)
+    busy = None
+    if stored.first_sent_at is not None and stored.last_sent_at is not None:
+        window = (stored.first_sent_at.timestamp(), stored.last_sent_at.timestamp())
+        busy = machine.busy_share(*window)
     return {
         "messages": config.messages,
         "msgs_per_s": stored.per_second(),
@@ -58,4 +64,5 @@ def drain(config: DrainConfig, *, receiver: Receiver) -> dict[str, float]:
         "cpu_ms_per_msg_postgres": postgres_ms / n,
         "cpu_ms_per_msg_receiver": receiver_ms / n,
         "peak_rss_mib": usage.max_rss_kib / 1024,
+        "machine_cpu_busy_pct": None if busy is None else busy * 100,
     }
