@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 
 from django.db.models import Model, Q
 from django.utils import timezone
@@ -49,8 +50,9 @@ class DjangoSchedulerControl:
         values = {f: getattr(worker, f) for f in _WORKER_FIELDS if f != "id"}
         self._workers.objects.update_or_create(id=worker.id, defaults=values)
 
-    def remove_worker(self, worker_id: str) -> None:
-        self._workers.objects.filter(id=worker_id).delete()
+    def forget_workers(self, *, silent_since: datetime) -> int:
+        deleted, _ = self._workers.objects.filter(last_heartbeat__lt=silent_since).delete()
+        return deleted
 
     def workers(self) -> list[WorkerStatus]:
         rows = self._workers.objects.order_by("started_at").values(*_WORKER_FIELDS)

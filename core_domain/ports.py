@@ -155,7 +155,9 @@ class SchedulerControl(Protocol):
         """Insert or update the worker's row."""
         ...
 
-    def remove_worker(self, worker_id: str) -> None: ...
+    def forget_workers(self, *, silent_since: datetime) -> int:
+        """Delete the rows of workers whose last heartbeat is older than `silent_since`."""
+        ...
 
     def workers(self) -> list[WorkerStatus]:
         """Every known worker, oldest first."""

@@ -6,11 +6,13 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from core_domain.ports import Clock, SchedulerControl, WorkerStatus
 from core_domain.use_cases.dispatch_batch import BatchReport, DeliveryCounts, DispatchBatch
 
 CHECK_EVERY_SECONDS = 1.0
+WORKER_RETENTION = timedelta(days=1)  # how long a silent (stopped or crashed) worker is listed
 
 
 @dataclass(slots=True)
@@ -43,6 +45,12 @@ class RunDispatcherTick:
         self._dispatch = dispatch
         self._control = control
         self._clock = clock
+
+    def start(self, worker: WorkerStatus) -> WorkerStatus:
+        """Announce `worker` and forget workers silent for longer than WORKER_RETENTION."""
+        worker = self._beat(worker, is_processing=False)
+        self._control.forget_workers(silent_since=self._clock.now() - WORKER_RETENTION)
+        return worker
 
     def execute(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -45,6 +45,28 @@ def test_stop_pauses_every_dispatcher_and_start_resumes(api, receiver, seed, tmp
         assert api.post("/api/v1/scheduler/start").status_code == 409
         wait_until(lambda: len(receiver.requests) >= 20, timeout=60, what="delivery after start")
     assert set(receiver.counts()) == {str(m.id) for m in messages}
+
+
+def test_a_starting_dispatcher_forgets_workers_silent_for_over_a_day(receiver) -> None:
+    now = datetime.now(UTC)
+    for worker_id, age in (
+        ("crashed-2-days-ago", timedelta(days=2)),
+        ("stopped-1h-ago", timedelta(hours=1)),
+    ):
+        models.Worker.objects.create(
+            id=worker_id, host="h", pid=1, started_at=now - age, last_heartbeat=now - age
+        )
+
+    done = subprocess.run(
+        [sys.executable, "manage.py", "run_dispatcher", "--once"],
+        cwd=ROOT, env=dispatcher_env(webhook_url=receiver.url), capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    workers = set(models.Worker.objects.values_list("id", flat=True))
+    assert "crashed-2-days-ago" not in workers
+    assert "stopped-1h-ago" in workers and len(workers) == 2  # and the new dispatcher
 
 
 def test_deliveries_continue_while_redis_is_unreachable(receiver, seed, tmp_path) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -12,7 +13,7 @@ from core_domain.message import Status
 from core_domain.ports import WorkerStatus
 from core_domain.retry import RetryPolicy
 from core_domain.use_cases.dispatch_batch import DispatchBatch
-from core_domain.use_cases.run_dispatcher_tick import RunDispatcherTick
+from core_domain.use_cases.run_dispatcher_tick import WORKER_RETENTION, RunDispatcherTick
 from tests.fakes import (
     T0,
     FixedClock,
@@ -190,8 +191,11 @@ class InMemorySchedulerControl:
     def heartbeat(self, worker: WorkerStatus) -> None:
         self.beats.append(worker)
 
-    def remove_worker(self, worker_id: str) -> None:
-        self.beats = [w for w in self.beats if w.id != worker_id]
+    def forget_workers(self, *, silent_since: datetime) -> int:
+        kept = [w for w in self.beats if w.last_heartbeat >= silent_since]
+        forgotten = {w.id for w in self.beats} - {w.id for w in kept}
+        self.beats = kept
+        return len(forgotten)
 
     def workers(self) -> list[WorkerStatus]:
         latest = {w.id: w for w in self.beats}
@@ -235,3 +239,17 @@ def test_a_draining_tick_reports_each_batch_to_on_batch_as_it_finishes() -> None
     assert [batch.claimed for batch in seen] == [2, 2, 1, 0]  # the last claim finds none due
     assert len(seen) == report.batches
     assert sum(len(batch.finalized) for batch in seen) == report.sent == 5
+
+
+def test_starting_announces_the_worker_and_forgets_workers_silent_for_a_day() -> None:
+    setup = Setup(accepted())
+    control, now = InMemorySchedulerControl(), setup.clock.now()
+    long_gone = now - WORKER_RETENTION - timedelta(seconds=1)
+    control.heartbeat(dataclasses.replace(WORKER, id="gone", last_heartbeat=long_gone))
+    control.heartbeat(dataclasses.replace(WORKER, id="resting", last_heartbeat=T0))
+    tick = RunDispatcherTick(dispatch=setup.dispatch, control=control, clock=setup.clock)
+
+    worker = tick.start(dataclasses.replace(WORKER, id="new"))
+
+    assert sorted(w.id for w in control.workers()) == ["new", "resting"]
+    assert (worker.last_heartbeat, worker.is_processing) == (now, False)

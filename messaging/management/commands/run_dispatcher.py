@@ -83,7 +83,7 @@ class Command(BaseCommand):
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stopping.set())
         tick = dispatcher_tick(concurrency=concurrency)
-        worker = self._new_worker()
+        worker, started = self._new_worker(), False
         self.stdout.write(
             f"dispatcher {worker.id}: every {format_duration(interval)}, batch {batch_size}, "
             f"concurrency {concurrency}{', drain' if drain else ''}"
@@ -92,6 +92,8 @@ class Command(BaseCommand):
         while not stopping.is_set():
             close_old_connections()
             try:
+                if not started:
+                    worker, started = tick.start(worker), True
                 worker, report = tick.execute(
                     worker=worker,
                     batch_size=batch_size,
