@@ -41,3 +41,21 @@ def test_dispatchers_started_against_an_existing_backlog_share_it(receiver, seed
         wait_until(lambda: sent_count() == 120, timeout=120, what="the backlog to drain")
     assert set(receiver.counts().values()) == {1}
     assert sum(models.Worker.objects.values_list("processed", flat=True)) == 120
+
+
+def test_processes_2_forks_two_dispatchers_that_share_the_work_and_stop_together(
+    receiver, seed, tmp_path
+) -> None:
+    messages = seed(100)
+    receiver.script(*[Reply(delay=0.02)] * 100)  # slow enough for both children to claim
+    args = ("--processes", "2", "--drain", "--interval", "200ms", "--batch-size", "5")
+    env = dispatcher_env(webhook_url=receiver.url)
+    with dispatchers(1, *args, "--concurrency", "2", env=env, logs=tmp_path) as [parent]:
+        wait_until(lambda: sent_count() == 100, timeout=120, what="100 messages SENT")
+        exit_code = parent.stop()  # SIGTERM to the parent reaches both children
+
+    assert exit_code == 0, parent.output
+    assert parent.output.count(": stopped") == 2
+    assert receiver.counts() == {str(m.id): 1 for m in messages}
+    workers = set(models.Message.objects.values_list("locked_by", flat=True))
+    assert len(workers) == 2, "both forked dispatchers delivered"

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 import secrets
 import signal
 import socket
-import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    connections,
+)
 from django.utils import timezone
 
 from core_domain.ports import WorkerStatus
@@ -66,15 +74,17 @@ class Command(BaseCommand):
         processes = _positive("processes", options["processes"], 64)
         if not settings.DISPATCHER["webhook"]["url"]:
             raise CommandError("WEBHOOK_URL: not set; the dispatcher has nowhere to deliver")
-        if processes > 1:
-            sys.exit(self._run_processes(processes))
-        self._run(
+        run = functools.partial(
+            self._run,
             interval=interval,
             batch_size=batch_size,
             concurrency=concurrency,
             once=options["once"],
             drain=options["drain"],
         )
+        if processes > 1:
+            sys.exit(_run_forked(processes, run))
+        run()
 
     def _run(
         self, *, interval: timedelta, batch_size: int, concurrency: int, once: bool, drain: bool
@@ -128,21 +138,47 @@ class Command(BaseCommand):
             last_heartbeat=now,
         )
 
-    def _run_processes(self, count: int) -> int:
-        child_argv, skip_next = [sys.executable], False
-        for arg in sys.argv:
-            if not skip_next and not arg.startswith("--processes"):
-                child_argv.append(arg)
-            skip_next = arg == "--processes"
-        children = [subprocess.Popen(child_argv) for _ in range(count)]
 
-        def forward(signum, frame) -> None:
-            for child in children:
-                child.send_signal(signum)
+def _run_forked(count: int, run: Callable[[], None]) -> int:
+    """Run `run` in `count` forked children and wait for them; the worst exit code.
 
-        signal.signal(signal.SIGTERM, forward)
-        signal.signal(signal.SIGINT, forward)
-        return max(child.wait() for child in children)
+    Django is set up once, here, so children start at once and share its pages until they
+    write them. SIGTERM/SIGINT are passed on to every child.
+    """
+    connections.close_all()  # a database connection must never be shared across a fork
+    sys.stdout.flush()
+    sys.stderr.flush()
+    children = []
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(_child_exit_code(run))
+        children.append(pid)
+
+    def forward(signum, frame) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) for child in children]
+    worst = max(codes, key=abs)
+    return 128 - worst if worst < 0 else worst  # killed by signal N: 128 + N, as shells say
+
+
+def _child_exit_code(run: Callable[[], None]) -> int:
+    try:
+        run()
+        return 0
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        logger.exception("dispatcher process failed")
+        return 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
 
 
 def _progress_line(report: TickReport) -> str:
