@@ -1,8 +1,9 @@
 """Webhook calls through requests, used only when a proxy is configured for the webhook URL.
 
-requests honours http_proxy/https_proxy/all_proxy, no_proxy and proxy credentials; the
-direct path (adapters.http_client) speaks no proxy protocol. Same contract as
-KeepAliveClient.post: failures before the status line raise, a body that cannot be read
+`proxy_configured_for` reads http_proxy/https_proxy/all_proxy and no_proxy; requests then
+speaks the proxy protocols (absolute-form requests for http, CONNECT for https, credentials
+from the proxy URL), which the direct path (adapters.http_client) does not. Same contract
+as KeepAliveClient.post: failures before the status line raise, a body that cannot be read
 in full comes back cut, with the reason.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import os
 import time
 import urllib.request
 from collections.abc import Mapping
@@ -28,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 _CHUNK_BYTES = 64 * 1024
 _DROPPED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+_PROXY_SCHEMES = frozenset({"http", "https", "all"})
 _BODY_ERRORS = (urllib3_errors.HTTPError, http.client.HTTPException, OSError)
 
 
@@ -85,6 +88,13 @@ class RequestsTransport:
         # Calls are stateless: no cookie from one answer rides along with other messages, and a
         # jar that is never written is safe to share between the dispatcher's threads.
         self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        # The proxies are given explicitly rather than through trust_env, which would also let
+        # ~/.netrc replace our Authorization header; a CA bundle from the environment still counts.
+        self._session.trust_env = False
+        proxies = urllib.request.getproxies_environment()
+        self._session.proxies = {k: v for k, v in proxies.items() if k in _PROXY_SCHEMES}
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        self._session.verify = bundle or True
 
     # A keep-alive connection the server (or proxy) closed while idle fails as soon as it is
     # reused, before the request could have been handled: one immediate resend on a fresh

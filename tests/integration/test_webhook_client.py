@@ -368,3 +368,13 @@ def test_a_configured_proxy_is_used(receiver, make_sender, monkeypatch) -> None:
 
     assert outcome.is_success
     assert receiver.requests[0].path == "http://webhook.invalid/hook"
+
+
+def test_a_host_in_no_proxy_is_reached_directly(receiver, make_sender, monkeypatch) -> None:
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+
+    outcome = make_sender(receiver.url).send(a_message())
+
+    assert outcome.is_success
+    assert receiver.requests[0].path == "/webhook"
