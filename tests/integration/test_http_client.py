@@ -24,6 +24,7 @@ class RawServer:
 
     def __init__(self, *answers: bytes, tls: ssl.SSLContext | None = None) -> None:
         self._answers = deque(answers)
+        self._lock = threading.Lock()
         self._tls = tls
         self.requests: list[tuple[int, bytes]] = []  # (connection number, request bytes)
         self.connections = 0
@@ -54,9 +55,13 @@ class RawServer:
             with sock, sock.makefile("rb") as stream:
                 while request := _read_request(stream):
                     self.requests.append((number, request))
-                    sock.sendall(self._answers.popleft())
-                    if self._answers and self._answers[0] == CLOSE:
-                        self._answers.popleft()
+                    with self._lock:  # the answer and its CLOSE, before the client can go on
+                        answer = self._answers.popleft()
+                        close = bool(self._answers) and self._answers[0] == CLOSE
+                        if close:
+                            self._answers.popleft()
+                    sock.sendall(answer)
+                    if close:
                         return
         except (OSError, IndexError):
             return
