@@ -29,8 +29,10 @@ import zlib
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+import backoff
 import certifi
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,10 @@ _HOST = re.compile(r"[A-Za-z0-9._~:%-]+")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _DROPPED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+
+
+def _log_resend(details: dict[str, Any]) -> None:
+    logger.debug("connection dropped before an answer; sending once more")
 
 
 class InvalidURLError(ValueError):
@@ -136,16 +142,21 @@ class KeepAliveClient:
             lines.append(f"Authorization: {target.basic_auth}")
         lines.append(f"Content-Length: {len(body)}\r\n\r\n")
         request = "\r\n".join(lines).encode("latin-1") + body
-        try:
-            return self._exchange(request)
-        except (*_DROPPED, http.client.RemoteDisconnected):
-            logger.debug("connection dropped before an answer; sending once more")
-            return self._exchange(request)
+        return self._exchange(request)
 
     def close(self) -> None:
         while self._idle:
             self._idle.pop().close()
 
+    @backoff.on_exception(
+        backoff.constant,
+        (*_DROPPED, http.client.RemoteDisconnected),  # raised before any byte of the answer
+        interval=0,
+        jitter=None,
+        max_tries=2,
+        on_backoff=_log_resend,
+        logger=None,
+    )
     def _exchange(self, request: bytes) -> Response:
         connection = self._checkout()
         try:
