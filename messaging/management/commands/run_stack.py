@@ -52,7 +52,7 @@ class Command(BaseCommand):
         password = _admin_password(Path(settings.BASE_DIR) / ".data")
         self._ensure_admin(password)
         env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": _fresh_metrics_dir()}
-        children = [self._spawn(self._gunicorn(port), env=env)]
+        children = []
         webhook = settings.DISPATCHER["webhook"]["url"]
         if not webhook:
             demo_port = options["demo_port"]
@@ -60,6 +60,8 @@ class Command(BaseCommand):
             children.append(
                 self._spawn(self._manage("demo_webhook", "--port", str(demo_port)), env=env)
             )
+        # The API gets WEBHOOK_URL too: POST /api/v1/messaging/process delivers in-process.
+        children.append(self._spawn(self._gunicorn(port), env=env))
         children.append(self._spawn(self._manage("run_dispatcher"), env=env))
         self._announce(port, password, webhook=webhook)
         stopping = False
