@@ -15,10 +15,11 @@ import psycopg
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Count, Model
 
-from core_domain.delivery import AttemptOutcome, DeliveryAttempt
+from adapters.database_errors import unavailable_as_domain_error
+from core_domain.delivery import AttemptOutcome, DeliveryAttempt, Finalization
 from core_domain.errors import MessageNotFoundError
 from core_domain.message import Message, MessageId, Status
-from core_domain.ports import Finalization, MessageFilter, Page, StoredIdempotentMessage
+from core_domain.ports import MessageFilter, Page, StoredIdempotentMessage
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,16 +55,16 @@ class DjangoMessageRepository:
 
     def _surviving_reconnects(self, step: Callable[[], T], *, what: str) -> T:
         """Run an idempotent write, again after each lost connection, until the delays run out."""
-        for delay in (*self._reconnect_delays, None):
+        for delay in self._reconnect_delays:
             try:
                 return step()
             except (OperationalError, InterfaceError) as exc:
-                if delay is None or connection.in_atomic_block:
+                if connection.in_atomic_block:
                     raise
                 logger.warning("%s: database unavailable (%s); retry in %ss", what, exc, delay)
                 connection.close()
                 time.sleep(delay)
-        raise AssertionError("unreachable")
+        return unavailable_as_domain_error(step)
 
     # -- creating and reading -------------------------------------------------------------
 
@@ -136,94 +137,118 @@ class DjangoMessageRepository:
         return sent, failed
 
     # -- dispatching ----------------------------------------------------------------------
+    # Every time here is PostgreSQL's now(): a worker's own clock never decides who holds a
+    # message or when it is due. Writes of a claim's result are fenced by its claim token.
 
-    def claim_batch(
-        self, *, worker_id: str, limit: int, now: datetime, lease: timedelta
-    ) -> list[Message]:
+    def claim_batch(self, *, worker_id: str, limit: int, lease: timedelta) -> list[Message]:
         table = self._messages._meta.db_table
-        expires = now + lease
         # The status literals match the partial index `messages_claimable`, so the planner
-        # reads only claimable rows, in next_attempt_at order, however many are SENT.
+        # reads only claimable rows, in next_attempt_at order, however many are SENT. The
+        # token CTE is volatile, so it runs once: one token for this claim's rows.
         sql = f"""
             WITH due AS (
                 SELECT id FROM {table}
-                WHERE status IN ('PENDING', 'SENDING') AND next_attempt_at <= %(now)s
+                WHERE status IN ('PENDING', 'SENDING') AND next_attempt_at <= now()
                 ORDER BY next_attempt_at
                 LIMIT %(limit)s
                 FOR UPDATE SKIP LOCKED
-            )
+            ), token AS (SELECT nextval('messages_claim_token_seq') AS value)
             UPDATE {table} AS m
-            SET status = 'SENDING', locked_by = %(worker)s, lease_expires_at = %(expires)s,
-                next_attempt_at = %(expires)s, updated_at = %(now)s
-            FROM due WHERE m.id = due.id
+            SET status = 'SENDING', locked_by = %(worker)s, claim_token = token.value,
+                lease_expires_at = now() + %(lease)s, next_attempt_at = now() + %(lease)s,
+                updated_at = now()
+            FROM due, token WHERE m.id = due.id
             RETURNING {", ".join("m." + f for f in _FIELDS)}
         """
-        params = {"now": now, "limit": limit, "worker": worker_id, "expires": expires}
-        with transaction.atomic(), _driver_cursor() as cursor:
-            cursor.execute(sql, params, binary=True)
-            claimed = [_from_tuple(row) for row in cursor.fetchall()]
+        params = {"limit": limit, "worker": worker_id, "lease": lease}
+
+        def claim() -> list[Message]:
+            with transaction.atomic(), _driver_cursor() as cursor:
+                cursor.execute(sql, params, binary=True)
+                return [_from_tuple(row) for row in cursor.fetchall()]
+
+        claimed = unavailable_as_domain_error(claim)
         return sorted(claimed, key=lambda m: (m.created_at, str(m.id)))
 
-    def finalize(self, results: Sequence[Finalization]) -> set[MessageId]:
+    def finalize(self, results: Sequence[Finalization]) -> dict[MessageId, datetime | None]:
         if not results:
-            return set()
+            return {}
         table = self._messages._meta.db_table
         attempts_table = self._attempts._meta.db_table
         # The batch travels as one JSON parameter: json.dumps and PostgreSQL's JSON parser are
-        # C code, while binding 17 typed arrays costs psycopg a Python call per element.
+        # C code, while binding many typed arrays costs psycopg a Python call per element.
         sql = f"""
             WITH input AS (
                 SELECT * FROM json_to_recordset(%(rows)s::json) AS i(
-                    id uuid, locked_by text, status text, external_id text, retry_count int,
-                    attempt_count int, last_error text, next_attempt_at timestamptz,
-                    updated_at timestamptz, sent_at timestamptz, attempt_number int,
-                    started_at timestamptz, duration_ms int, status_code int, outcome text,
+                    id uuid, claim_token bigint, status text, external_id text,
+                    retry_count int, attempt_count int, last_error text, retry_in_ms float8,
+                    started_ago_ms float8, duration_ms int, status_code int, outcome text,
                     error text, response_excerpt text)
             ), written AS (
                 UPDATE {table} AS m
                 SET status = i.status, external_id = i.external_id, retry_count = i.retry_count,
                     attempt_count = i.attempt_count, last_error = i.last_error,
-                    next_attempt_at = i.next_attempt_at, updated_at = i.updated_at,
-                    sent_at = i.sent_at, lease_expires_at = NULL
+                    next_attempt_at = CASE WHEN i.status = 'PENDING'
+                        THEN now() + i.retry_in_ms * interval '1 millisecond'
+                        ELSE m.next_attempt_at END,
+                    sent_at = CASE WHEN i.status = 'SENT' THEN now() ELSE m.sent_at END,
+                    updated_at = now(), lease_expires_at = NULL
                 FROM input AS i
-                WHERE m.id = i.id AND m.locked_by = i.locked_by AND m.status = 'SENDING'
-                RETURNING m.id
+                WHERE m.id = i.id AND m.claim_token = i.claim_token AND m.status = 'SENDING'
+                RETURNING m.id, m.sent_at, m.attempt_count
             ), recorded AS (
                 INSERT INTO {attempts_table} (message_id, attempt_number, started_at,
                     duration_ms, status_code, outcome, error, response_excerpt)
-                SELECT i.id, i.attempt_number, i.started_at, i.duration_ms, i.status_code,
-                    i.outcome, i.error, i.response_excerpt
+                SELECT i.id, w.attempt_count, now() - i.started_ago_ms * interval '1 millisecond',
+                    i.duration_ms, i.status_code, i.outcome, i.error, i.response_excerpt
                 FROM input AS i JOIN written AS w ON w.id = i.id
             )
-            SELECT id FROM written
+            SELECT id, sent_at FROM written
         """
         params = {"rows": _finalize_rows(results)}
 
-        def write() -> set[MessageId]:
+        def write() -> dict[MessageId, datetime | None]:
             with transaction.atomic(), _driver_cursor() as cursor:
                 cursor.execute(sql, params, binary=True)
-                return {row[0] for row in cursor.fetchall()}
+                return {row[0]: row[1] for row in cursor.fetchall()}
 
         # Safe to repeat: a second run finds the rows no longer SENDING and writes nothing.
         return self._surviving_reconnects(write, what="finalize")
 
-    def release(self, messages: Sequence[Message], *, now: datetime) -> int:
+    def release(self, messages: Sequence[Message]) -> int:
         if not messages:
             return 0
+        table = self._messages._meta.db_table
+        sql = f"""
+            UPDATE {table} AS m
+            SET status = 'PENDING', next_attempt_at = now(), lease_expires_at = NULL,
+                updated_at = now()
+            FROM unnest(%(ids)s::uuid[], %(tokens)s::bigint[]) AS r(id, claim_token)
+            WHERE m.id = r.id AND m.claim_token = r.claim_token AND m.status = 'SENDING'
+        """
+        params = {"ids": [m.id for m in messages], "tokens": [m.claim_token for m in messages]}
 
         def write() -> int:
-            released = 0
-            for worker_id in {m.locked_by for m in messages}:
-                released += self._messages.objects.filter(
-                    pk__in=[m.id for m in messages if m.locked_by == worker_id],
-                    locked_by=worker_id,
-                    status="SENDING",
-                ).update(
-                    status="PENDING", next_attempt_at=now, lease_expires_at=None, updated_at=now
-                )
-            return released
+            with transaction.atomic(), _driver_cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.rowcount
 
         return self._surviving_reconnects(write, what="release")
+
+    def next_due_in(self) -> timedelta | None:
+        table = self._messages._meta.db_table
+        sql = f"""
+            SELECT min(next_attempt_at) - now() FROM {table}
+            WHERE status IN ('PENDING', 'SENDING')
+        """
+
+        def read() -> timedelta | None:
+            with _driver_cursor() as cursor:
+                cursor.execute(sql)
+                wait = cursor.fetchone()[0]
+            return None if wait is None else max(wait, timedelta(0))
+
+        return unavailable_as_domain_error(read)
 
     def _row(self, message: Message) -> Model:
         return self._messages(**_values(message))
@@ -262,28 +287,23 @@ def _from_tuple(values: Sequence[Any]) -> Message:
 
 
 def _finalize_rows(results: Sequence[Finalization]) -> str:
-    rows = []
-    for result in results:
-        message, attempt = result.message, result.attempt
-        rows.append(
-            {
-                "id": str(message.id),
-                "locked_by": message.locked_by,
-                "status": message.status.value,
-                "external_id": message.external_id,
-                "retry_count": message.retry_count,
-                "attempt_count": message.attempt_count,
-                "last_error": message.last_error,
-                "next_attempt_at": message.next_attempt_at.isoformat(),
-                "updated_at": message.updated_at.isoformat(),
-                "sent_at": message.sent_at and message.sent_at.isoformat(),
-                "attempt_number": attempt.attempt_number,
-                "started_at": attempt.started_at.isoformat(),
-                "duration_ms": attempt.duration_ms,
-                "status_code": attempt.status_code,
-                "outcome": attempt.outcome.value,
-                "error": attempt.error,
-                "response_excerpt": attempt.response_excerpt,
-            }
-        )
+    rows = [
+        {
+            "id": str(r.message_id),
+            "claim_token": r.claim_token,
+            "status": r.status.value,
+            "external_id": r.external_id,
+            "retry_count": r.retry_count,
+            "attempt_count": r.attempt_count,
+            "last_error": r.last_error,
+            "retry_in_ms": r.retry_in and r.retry_in.total_seconds() * 1000,
+            "started_ago_ms": r.started_ago.total_seconds() * 1000,
+            "duration_ms": r.duration_ms,
+            "status_code": r.status_code,
+            "outcome": r.outcome.value,
+            "error": r.error,
+            "response_excerpt": r.response_excerpt,
+        }
+        for r in results
+    ]
     return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))

@@ -55,14 +55,10 @@ def load(rows: int) -> None:
 
 
 def _claim(repo) -> list:
-    from django.utils import timezone
-
-    return repo.claim_batch(worker_id="bench-claim", limit=BATCH, now=timezone.now(), lease=LEASE)
+    return repo.claim_batch(worker_id="bench-claim", limit=BATCH, lease=LEASE)
 
 
 def latencies_ms(repo, *, samples: int, timeout: float = 120.0) -> list[float]:
-    from django.utils import timezone
-
     found, deadline = [], time.monotonic() + timeout
     for number in range(WARM_UP + samples):
         if time.monotonic() > deadline:
@@ -70,7 +66,7 @@ def latencies_ms(repo, *, samples: int, timeout: float = 120.0) -> list[float]:
         started = time.perf_counter()
         claimed = _claim(repo)
         elapsed = time.perf_counter() - started
-        repo.release(claimed, now=timezone.now())
+        repo.release(claimed)
         if number >= WARM_UP:
             found.append(elapsed * 1000)
     return found
@@ -90,7 +86,6 @@ def traced_claim_plan(repo) -> str | None:
     Works whatever cursor the repository uses, as long as it is Django's connection."""
     from django.db import connection
     from django.db.utils import DatabaseError
-    from django.utils import timezone
 
     connection.ensure_connection()
     notices: list[str] = []
@@ -110,7 +105,7 @@ def traced_claim_plan(repo) -> str | None:
         return None  # no auto_explain here (or no right to load it)
     finally:
         raw.remove_notice_handler(keep)
-    repo.release(claimed, now=timezone.now())
+    repo.release(claimed)
     return next((n for n in notices if "SKIP LOCKED" in n.upper()), None)
 
 

@@ -1,4 +1,4 @@
-"""What one webhook call produced, and the record kept of each attempt."""
+"""What one webhook call produced, what the worker writes after it, and the attempts kept."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from core_domain.message import MessageId
+from core_domain.message import MessageId, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +17,6 @@ class DeliveryOutcome:
     (timeout, refused connection, TLS failure...).
     """
 
-    started_at: datetime
     duration: timedelta
     status_code: int | None = None
     error: str | None = None
@@ -38,7 +37,7 @@ class AttemptOutcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class DeliveryAttempt:
-    """One recorded webhook call for a message."""
+    """One recorded webhook call for a message, as stored."""
 
     message_id: MessageId
     attempt_number: int
@@ -46,5 +45,30 @@ class DeliveryAttempt:
     duration_ms: int
     status_code: int | None
     outcome: AttemptOutcome
+    error: str | None
+    response_excerpt: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finalization:
+    """What a worker writes after one attempt, fenced by the token of the claim it holds.
+
+    It carries delays, not times: the repository writes them on the database's clock, so
+    a worker whose own clock is wrong writes the same rows as any other. The retry is due
+    `retry_in` after the write; the call started `started_ago` before it.
+    """
+
+    message_id: MessageId
+    claim_token: int
+    status: Status
+    retry_count: int
+    attempt_count: int
+    external_id: str | None
+    last_error: str | None
+    retry_in: timedelta | None
+    outcome: AttemptOutcome
+    started_ago: timedelta
+    duration_ms: int
+    status_code: int | None
     error: str | None
     response_excerpt: str

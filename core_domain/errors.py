@@ -52,3 +52,7 @@ class SchedulerStateError(DomainError):
 
 class ReceiptCacheError(DomainError):
     """The delivery-receipt cache could not be written."""
+
+
+class StorageUnavailableError(DomainError):
+    """The database cannot be reached; the step did not happen and may be tried again."""

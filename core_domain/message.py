@@ -36,7 +36,11 @@ def can_transition(current: Status, target: Status) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A short message and its delivery state. Methods return changed copies."""
+    """A short message and its delivery state. Methods return changed copies.
+
+    `claim_token` identifies the claim that holds a SENDING message: every write of that
+    claim's result is fenced by it. `send_at` and `expires_at` are the client's schedule.
+    """
 
     id: MessageId
     phone_number: str
@@ -52,9 +56,21 @@ class Message:
     locked_by: str | None = None
     lease_expires_at: datetime | None = None
     sent_at: datetime | None = None
+    claim_token: int | None = None
+    send_at: datetime | None = None
+    expires_at: datetime | None = None
 
     @classmethod
-    def new(cls, *, phone_number: str, content: str, now: datetime) -> Message:
+    def new(
+        cls,
+        *,
+        phone_number: str,
+        content: str,
+        now: datetime,
+        send_at: datetime | None = None,
+        expires_at: datetime | None = None,
+    ) -> Message:
+        """PENDING, due at `send_at` when that is later than `now`, else at once."""
         return cls(
             id=uuid.uuid4(),
             phone_number=phone_number,
@@ -62,8 +78,20 @@ class Message:
             status=Status.PENDING,
             created_at=now,
             updated_at=now,
-            next_attempt_at=now,
+            next_attempt_at=max(now, send_at) if send_at else now,
+            send_at=send_at,
+            expires_at=expires_at,
         )
+
+    @property
+    def is_final(self) -> bool:
+        """SENT and FAILED messages are never attempted again (unless requeued)."""
+        return self.status in (Status.SENT, Status.FAILED)
+
+    @property
+    def next_attempt(self) -> datetime | None:
+        """When the next attempt is due; None once the message is final."""
+        return None if self.is_final else self.next_attempt_at
 
     def _to(self, target: Status, *, at: datetime, **changes: object) -> Message:
         if not can_transition(self.status, target):
@@ -72,47 +100,16 @@ class Message:
             )
         return dataclasses.replace(self, status=target, updated_at=at, **changes)
 
-    def claimed(self, *, worker_id: str, at: datetime, lease: timedelta) -> Message:
-        """Leased to `worker_id`; if the lease runs out the message is due again."""
+    def claimed(self, *, worker_id: str, token: int, at: datetime, lease: timedelta) -> Message:
+        """Leased to `worker_id` under claim `token`; once the lease runs out it is due again."""
         expires = at + lease
         return self._to(
             Status.SENDING,
             at=at,
             locked_by=worker_id,
+            claim_token=token,
             lease_expires_at=expires,
             next_attempt_at=expires,
-        )
-
-    def sent(self, *, at: datetime, external_id: str | None) -> Message:
-        return self._to(
-            Status.SENT,
-            at=at,
-            sent_at=at,
-            external_id=external_id,
-            attempt_count=self.attempt_count + 1,
-            last_error=None,
-            lease_expires_at=None,
-        )
-
-    def retry_scheduled(self, *, at: datetime, next_attempt_at: datetime, error: str) -> Message:
-        return self._to(
-            Status.PENDING,
-            at=at,
-            retry_count=self.retry_count + 1,
-            attempt_count=self.attempt_count + 1,
-            next_attempt_at=next_attempt_at,
-            last_error=error,
-            lease_expires_at=None,
-        )
-
-    def failed(self, *, at: datetime, error: str) -> Message:
-        """The last delivery attempt failed for good."""
-        return self._to(
-            Status.FAILED,
-            at=at,
-            last_error=error,
-            attempt_count=self.attempt_count + 1,
-            lease_expires_at=None,
         )
 
     def released(self, *, at: datetime) -> Message:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from core_domain.delivery import DeliveryAttempt, DeliveryOutcome
+from core_domain.delivery import DeliveryAttempt, DeliveryOutcome, Finalization
 from core_domain.message import Message, MessageId, Status
 
 
@@ -33,11 +33,16 @@ class StoredIdempotentMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class Finalization:
-    """The state a worker wants to write after one delivery attempt, and the attempt itself."""
+class WorkerBeat:
+    """What a dispatcher reports about itself at each heartbeat (times are the database's)."""
 
-    message: Message
-    attempt: DeliveryAttempt
+    id: str
+    host: str
+    pid: int
+    is_processing: bool = False
+    processed: int = 0
+    succeeded: int = 0
+    failed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +71,8 @@ class MessageRepository(Protocol):
     """Where messages are stored durably. Every method is one atomic step (one transaction).
 
     Concurrency: any number of processes may call any method at once; the claim and
-    finalize methods are what keeps two workers from delivering one message at once.
+    finalize methods are what keeps two workers from delivering one message at once. The
+    dispatching methods raise StorageUnavailableError while the database cannot be reached.
     """
 
     def add(self, messages: Sequence[Message]) -> None:
@@ -98,26 +104,33 @@ class MessageRepository(Protocol):
         """The delivery attempts of a message, oldest first; raises MessageNotFoundError."""
         ...
 
-    def claim_batch(
-        self, *, worker_id: str, limit: int, now: datetime, lease: timedelta
-    ) -> list[Message]:
+    def claim_batch(self, *, worker_id: str, limit: int, lease: timedelta) -> list[Message]:
         """Lease up to `limit` due messages to `worker_id`, oldest due first.
 
-        Due: PENDING with next_attempt_at <= now, or SENDING with an expired lease.
-        They come back SENDING, locked by `worker_id` until now + lease. Rows locked by a
-        concurrent claim are skipped, so two workers never get the same message.
+        Due, on the database's clock: PENDING with next_attempt_at <= now, or SENDING with an
+        expired lease. They come back SENDING, locked by `worker_id` until now + lease, under
+        a new claim token. Rows locked by a concurrent claim are skipped, so two workers never
+        get the same message.
         """
         ...
 
-    def finalize(self, results: Sequence[Finalization]) -> set[MessageId]:
-        """Write each result and its attempt where `worker_id` still holds the lease.
+    def finalize(self, results: Sequence[Finalization]) -> dict[MessageId, datetime | None]:
+        """Write each result and its attempt where its claim token still holds the message.
 
-        Returns the ids written; a result whose lease was lost is dropped, attempt included.
+        Returns the ids written, each with its `sent_at` (None unless SENT); a result whose
+        claim was superseded (lease lost, message claimed again) is dropped, attempt included.
+        Safe to repeat: a second run writes nothing.
         """
         ...
 
-    def release(self, messages: Sequence[Message], *, now: datetime) -> int:
-        """Hand back claimed-but-unsent messages as PENDING, due now; returns how many."""
+    def release(self, messages: Sequence[Message]) -> int:
+        """Hand back claimed-but-unsent messages as PENDING, due now, where their claim still
+        holds; returns how many."""
+        ...
+
+    def next_due_in(self) -> timedelta | None:
+        """How long until the earliest PENDING or leased message is due (zero if one is due
+        now), on the database's clock; None when there is none."""
         ...
 
     def count_by_status(self) -> dict[Status, int]: ...
@@ -129,7 +142,14 @@ class MessageRepository(Protocol):
 
 class WebhookSender(Protocol):
     def send(self, message: Message) -> DeliveryOutcome:
-        """Deliver one message. Never raises for a network or HTTP failure: it is in the outcome."""
+        """Deliver one message. Never raises for a network or HTTP failure: it is in the outcome.
+
+        Thread-safe: the pipeline's send threads share one sender.
+        """
+        ...
+
+    def close(self) -> None:
+        """Close pooled connections."""
         ...
 
 
@@ -151,14 +171,25 @@ class SchedulerControl(Protocol):
         """Flip the switch atomically; False (and no change) if it was already in that state."""
         ...
 
-    def heartbeat(self, worker: WorkerStatus) -> None:
-        """Insert or update the worker's row."""
+    def heartbeat(self, beat: WorkerBeat) -> None:
+        """Insert or update the worker's row, stamped with the database's time."""
         ...
 
-    def forget_workers(self, *, silent_since: datetime) -> int:
-        """Delete the rows of workers whose last heartbeat is older than `silent_since`."""
+    def forget_workers(self, *, silent_for: timedelta) -> int:
+        """Delete the rows of workers whose last heartbeat is older than `silent_for`."""
         ...
 
     def workers(self) -> list[WorkerStatus]:
         """Every known worker, oldest first."""
         ...
+
+
+class WakeUpSignal(Protocol):
+    """Tells an idle dispatcher that work may have arrived (a new, requeued or retried
+    message, or the switch turned on). Missing a signal costs only the timed wake-up."""
+
+    def wait(self, timeout: timedelta) -> bool:
+        """Block up to `timeout` (zero: just look); True if a signal arrived. Never raises."""
+        ...
+
+    def close(self) -> None: ...

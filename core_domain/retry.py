@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from core_domain.delivery import AttemptOutcome, DeliveryOutcome
 
@@ -16,7 +16,7 @@ RETRYABLE_STATUS_CODES = frozenset({408, 429})
 class Decision:
     outcome: AttemptOutcome
     error: str | None = None
-    next_attempt_at: datetime | None = None
+    retry_in: timedelta | None = None  # set when a retry is scheduled
 
 
 def describe(outcome: DeliveryOutcome) -> str:
@@ -52,7 +52,7 @@ class RetryPolicy:
         capped = min(self.backoff_max, exponential)
         return capped * (1 - self.jitter * self.random_fraction())
 
-    def decide(self, *, outcome: DeliveryOutcome, retries_so_far: int, now: datetime) -> Decision:
+    def decide(self, *, outcome: DeliveryOutcome, retries_so_far: int) -> Decision:
         if outcome.is_success:
             return Decision(AttemptOutcome.DELIVERED)
         error = describe(outcome)
@@ -66,4 +66,4 @@ class RetryPolicy:
         wait = self.delay(retry_number=retries_so_far + 1)
         if outcome.retry_after is not None:
             wait = max(wait, outcome.retry_after)
-        return Decision(AttemptOutcome.RETRY_SCHEDULED, error=error, next_attempt_at=now + wait)
+        return Decision(AttemptOutcome.RETRY_SCHEDULED, error=error, retry_in=wait)

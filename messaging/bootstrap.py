@@ -4,26 +4,32 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import psycopg
 from django.conf import settings
+from django.db import connection
 
-from adapters.clock import SystemClock
+from adapters.clock import DatabaseClock
 from adapters.django_repository import DjangoMessageRepository
 from adapters.django_scheduler import DjangoSchedulerControl
+from adapters.pg_wakeups import PostgresWakeUps
 from adapters.receipt_cache import DjangoRedisReceiptCache
 from adapters.webhook_client import HttpWebhookSender
+from core_domain.outage import OUTAGE_DELAYS
+from core_domain.receipt_writer import ReceiptWriter
 from core_domain.retry import RetryPolicy
 from core_domain.use_cases.create_message import CreateMessage
 from core_domain.use_cases.create_messages import CreateMessages
-from core_domain.use_cases.dispatch_batch import DispatchBatch
+from core_domain.use_cases.delivery_pipeline import BatchReport, DeliveryPipeline
+from core_domain.use_cases.dispatcher import Dispatcher
 from core_domain.use_cases.dispatcher_status import GetDispatcherStatus
 from core_domain.use_cases.get_message import GetAttempts, GetMessage
 from core_domain.use_cases.list_messages import ListMessages
 from core_domain.use_cases.requeue_message import CancelMessage, RequeueMessage
-from core_domain.use_cases.run_dispatcher_tick import RunDispatcherTick
 from core_domain.use_cases.scheduler import GetSchedulerStatus, SetSchedulerState
-from messaging import models
+from messaging import metrics, models
 
 
 @dataclass(frozen=True)
@@ -38,11 +44,6 @@ class UseCases:
     set_scheduler_state: SetSchedulerState
     scheduler_status: GetSchedulerStatus
     dispatcher_status: GetDispatcherStatus
-
-
-# How long a dispatcher keeps trying to write a finished batch across a lost database
-# connection (about 16 s, longer than a PostgreSQL restart); the API answers 503 at once.
-DISPATCH_RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 def _repository(*, reconnect_delays: tuple[float, ...] = ()) -> DjangoMessageRepository:
@@ -66,7 +67,7 @@ def _control() -> DjangoSchedulerControl:
 def use_cases() -> UseCases:
     """Built once per process; tests that change settings call `use_cases.cache_clear()`."""
     conf = settings.DISPATCHER
-    clock, repository, control = SystemClock(), _repository(), _control()
+    clock, repository, control = DatabaseClock(), _repository(), _control()
     max_length = conf["content_max_length"]
     interval = conf["scheduler"]["interval"]
     return UseCases(
@@ -94,47 +95,70 @@ def use_cases() -> UseCases:
     )
 
 
-_pipelines: dict[int, tuple[DispatchBatch, HttpWebhookSender]] = {}
-_pipelines_lock = threading.Lock()
+_dispatchers: dict[tuple[int, int], Dispatcher] = {}
+_dispatchers_lock = threading.Lock()
+API_BATCH_MAX = 100  # POST /messaging/process?batch_size=1..100
 
 
-def dispatch_batch(*, concurrency: int) -> DispatchBatch:
-    """The delivery pipeline with `concurrency` parallel webhook calls, built once per process
-    and concurrency; `close_dispatch_batches()` ends them (tests that change settings)."""
-    with _pipelines_lock:
-        if concurrency not in _pipelines:
-            _pipelines[concurrency] = _build_dispatch_batch(concurrency)
-        return _pipelines[concurrency][0]
+def api_dispatcher() -> Dispatcher:
+    """The dispatcher `POST /messaging/process` runs its batches through: built once per
+    process, with the configured concurrency and no wake-ups (it never waits for work)."""
+    concurrency = settings.DISPATCHER["scheduler"]["concurrency"]
+    key = (concurrency, API_BATCH_MAX)
+    with _dispatchers_lock:
+        if key not in _dispatchers:
+            _dispatchers[key] = build_dispatcher(
+                concurrency=concurrency, batch_size=API_BATCH_MAX, wakeups=False
+            )
+        return _dispatchers[key]
 
 
-def close_dispatch_batches() -> None:
-    """Stop the pipelines' send threads and close their webhook connections."""
-    with _pipelines_lock:
-        built = list(_pipelines.values())
-        _pipelines.clear()
-    for batch, sender in built:
-        batch.close()
-        sender.close()
+def close_dispatchers() -> None:
+    """Stop the cached dispatchers' threads and close their connections (tests that change
+    settings call it)."""
+    with _dispatchers_lock:
+        built = list(_dispatchers.values())
+        _dispatchers.clear()
+    for dispatcher in built:
+        dispatcher.close()
 
 
-def _build_dispatch_batch(concurrency: int) -> tuple[DispatchBatch, HttpWebhookSender]:
+def build_dispatcher(
+    *,
+    concurrency: int,
+    batch_size: int,
+    wakeups: bool = True,
+    on_progress: Callable[[BatchReport], None] = metrics.record_batch,
+) -> Dispatcher:
+    """A Dispatcher on the real adapters; the caller closes it."""
     conf = settings.DISPATCHER
     sender = HttpWebhookSender.from_conf(
         conf["webhook"], version=conf["version"], pool_size=concurrency
     )
-    batch = DispatchBatch(
-        repository=_repository(reconnect_delays=DISPATCH_RECONNECT_DELAYS),
+    repository = _repository(reconnect_delays=OUTAGE_DELAYS)
+    receipts = ReceiptWriter(cache=DjangoRedisReceiptCache(ttl=conf["receipt_ttl"]))
+    pipeline = DeliveryPipeline(
+        repository=repository,
         sender=sender,
-        receipts=DjangoRedisReceiptCache(ttl=conf["receipt_ttl"]),
-        clock=SystemClock(),
+        receipts=receipts,
         policy=RetryPolicy(**conf["retry"]),
         lease=conf["lease"],
         concurrency=concurrency,
     )
-    return batch, sender
-
-
-def dispatcher_tick(*, concurrency: int) -> RunDispatcherTick:
-    return RunDispatcherTick(
-        dispatch=dispatch_batch(concurrency=concurrency), control=_control(), clock=SystemClock()
+    return Dispatcher(
+        pipeline=pipeline,
+        repository=repository,
+        control=_control(),
+        receipts=receipts,
+        wakeups=PostgresWakeUps(connect=_listen_connection) if wakeups else None,
+        batch_size=batch_size,
+        on_progress=on_progress,
     )
+
+
+def _listen_connection() -> psycopg.Connection:
+    """A session connection of its own for LISTEN, with the settings' connection parameters."""
+    params = connection.get_connection_params()
+    for key in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(key, None)
+    return psycopg.connect(**params, autocommit=True)

@@ -15,9 +15,8 @@ from rest_framework.views import APIView
 
 from core_domain.message import Status
 from core_domain.values import format_duration
-from messaging import metrics
 from messaging import openapi_examples as examples
-from messaging.bootstrap import dispatch_batch, use_cases
+from messaging.bootstrap import api_dispatcher, use_cases
 from messaging.serializers import (
     ProcessingResultSerializer,
     ProcessingStatusSerializer,
@@ -49,12 +48,10 @@ class ProcessView(APIView):
         query.is_valid(raise_exception=True)
         conf = settings.DISPATCHER["scheduler"]
         batch_size = query.validated_data.get("batch_size", conf["batch_size"])
-        report = dispatch_batch(concurrency=conf["concurrency"]).execute(
-            # A fresh id per call keeps concurrent calls' leases apart.
+        report = api_dispatcher().process(
             worker_id=f"api-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}",
-            batch_size=batch_size,
+            limit=batch_size,
         )
-        metrics.record_batch(report)
         return Response(
             {
                 "processedCount": report.processed,

@@ -20,6 +20,7 @@ from core_domain.errors import (
     InvalidTransitionError,
     MessageNotFoundError,
     SchedulerStateError,
+    StorageUnavailableError,
 )
 
 logger = logging.getLogger(__name__)
@@ -42,15 +43,15 @@ def error_body(code: int, message: str, details: Any = None) -> dict[str, Any]:
 
 
 def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
-    if isinstance(exc, DomainError):
-        return _domain_response(exc)
-    if isinstance(exc, OperationalError | InterfaceError):
+    if isinstance(exc, OperationalError | InterfaceError | StorageUnavailableError):
         logger.warning("Database unavailable: %s", exc)
         response = Response(
             error_body(503, "The database is unavailable; try again shortly"), status=503
         )
         response["Retry-After"] = "5"
         return response
+    if isinstance(exc, DomainError):
+        return _domain_response(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("Unhandled error in %s", context.get("view").__class__.__name__)

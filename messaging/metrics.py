@@ -36,7 +36,7 @@ from adapters.django_scheduler import SWITCH_ID
 from core_domain.delivery import AttemptOutcome
 from core_domain.message import Status
 from core_domain.ports import WorkerStatus
-from core_domain.use_cases.dispatch_batch import BatchReport
+from core_domain.use_cases.delivery_pipeline import BatchReport
 from core_domain.use_cases.scheduler import is_alive
 from messaging import models
 
@@ -86,17 +86,17 @@ def record_created(count: int) -> None:
 
 
 def record_batch(report: BatchReport) -> None:
-    """Count what one `DispatchBatch` did: claims, attempts, outcomes and their latencies."""
-    CLAIM_BATCH_SIZE.observe(report.claimed)
+    """Count one group of results the pipeline wrote: claims, attempts, outcomes, latencies."""
+    if report.claimed:
+        CLAIM_BATCH_SIZE.observe(report.claimed)
     ATTEMPTS.inc(len(report.finalized) + report.lost)
     LEASES_LOST.inc(report.lost)
     RECEIPT_CACHE_ERRORS.inc(report.receipt_errors)
-    for result in report.finalized:
-        message, attempt = result.message, result.attempt
-        DELIVERIES.labels(outcome=attempt.outcome.value).inc()
-        WEBHOOK_CALL.observe(attempt.duration_ms / 1000)
-        if attempt.outcome is AttemptOutcome.DELIVERED and message.sent_at is not None:
-            DELIVERY_LATENCY.observe((message.sent_at - message.created_at).total_seconds())
+    for written in report.finalized:
+        DELIVERIES.labels(outcome=written.result.outcome.value).inc()
+        WEBHOOK_CALL.observe(written.result.duration_ms / 1000)
+        if written.sent_at is not None:
+            DELIVERY_LATENCY.observe((written.sent_at - written.created_at).total_seconds())
 
 
 class DatabaseCollector:

@@ -26,6 +26,10 @@ class Message(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The claim that holds a SENDING message; its result is written only under this token.
+    claim_token = models.BigIntegerField(null=True, blank=True)
+    send_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "messages"
@@ -38,7 +42,11 @@ class Message(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(status="SENDING")
-                | Q(locked_by__isnull=False, lease_expires_at__isnull=False),
+                | Q(
+                    locked_by__isnull=False,
+                    lease_expires_at__isnull=False,
+                    claim_token__isnull=False,
+                ),
                 name="messages_sending_is_leased",
             ),
         ]

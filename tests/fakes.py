@@ -7,10 +7,16 @@ import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from core_domain.delivery import DeliveryAttempt, DeliveryOutcome
+from core_domain.delivery import DeliveryAttempt, DeliveryOutcome, Finalization
 from core_domain.errors import MessageNotFoundError, ReceiptCacheError
 from core_domain.message import Message, MessageId, Status
-from core_domain.ports import Finalization, MessageFilter, Page, StoredIdempotentMessage
+from core_domain.ports import (
+    MessageFilter,
+    Page,
+    StoredIdempotentMessage,
+    WorkerBeat,
+    WorkerStatus,
+)
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -33,12 +39,15 @@ class FixedClock:
 
 
 class InMemoryMessageRepository:
-    """Keeps messages in a dict; the lock stands in for PostgreSQL's row locks."""
+    """Keeps messages in a dict; the lock stands in for PostgreSQL's row locks and `clock`
+    for the database's clock."""
 
-    def __init__(self, *messages: Message) -> None:
+    def __init__(self, *messages: Message, clock: FixedClock | None = None) -> None:
         self.messages: dict[MessageId, Message] = {m.id: m for m in messages}
         self.attempt_log: list[DeliveryAttempt] = []
         self.keys: dict[str, tuple[MessageId, str]] = {}
+        self.clock = clock or FixedClock()
+        self._tokens = 0
         self._lock = threading.Lock()
 
     def add(self, messages: Sequence[Message]) -> None:
@@ -86,10 +95,9 @@ class InMemoryMessageRepository:
         found = [a for a in self.attempt_log if a.message_id == message_id]
         return sorted(found, key=lambda a: a.attempt_number)
 
-    def claim_batch(
-        self, *, worker_id: str, limit: int, now: datetime, lease: timedelta
-    ) -> list[Message]:
+    def claim_batch(self, *, worker_id: str, limit: int, lease: timedelta) -> list[Message]:
         with self._lock:
+            now = self.clock.now()
             due = sorted(
                 (
                     m
@@ -98,32 +106,48 @@ class InMemoryMessageRepository:
                 ),
                 key=lambda m: m.next_attempt_at,
             )[:limit]
-            claimed = [m.claimed(worker_id=worker_id, at=now, lease=lease) for m in due]
+            self._tokens += 1
+            claimed = [
+                m.claimed(worker_id=worker_id, token=self._tokens, at=now, lease=lease) for m in due
+            ]
             self.messages.update({m.id: m for m in claimed})
         return sorted(claimed, key=lambda m: (m.created_at, str(m.id)))
 
-    def finalize(self, results: Sequence[Finalization]) -> set[MessageId]:
-        written: set[MessageId] = set()
+    def finalize(self, results: Sequence[Finalization]) -> dict[MessageId, datetime | None]:
+        written: dict[MessageId, datetime | None] = {}
         with self._lock:
+            now = self.clock.now()
             for result in results:
-                stored = self.messages[result.message.id]
-                if stored.status is Status.SENDING and stored.locked_by == result.message.locked_by:
-                    self.messages[stored.id] = dataclasses.replace(
-                        result.message, lease_expires_at=None
-                    )
-                    self.attempt_log.append(result.attempt)
-                    written.add(stored.id)
+                stored = self.messages[result.message_id]
+                if not self._holds(stored, result.claim_token):
+                    continue
+                updated = _finalized(stored, result, now=now)
+                self.messages[stored.id] = updated
+                self.attempt_log.append(_attempt(result, now=now))
+                written[stored.id] = updated.sent_at
         return written
 
-    def release(self, messages: Sequence[Message], *, now: datetime) -> int:
+    def release(self, messages: Sequence[Message]) -> int:
         released = 0
         with self._lock:
             for message in messages:
                 stored = self.messages[message.id]
-                if stored.status is Status.SENDING and stored.locked_by == message.locked_by:
-                    self.messages[stored.id] = stored.released(at=now)
+                if self._holds(stored, message.claim_token):
+                    self.messages[stored.id] = stored.released(at=self.clock.now())
                     released += 1
         return released
+
+    def next_due_in(self) -> timedelta | None:
+        due = [
+            m.next_attempt_at
+            for m in self.messages.values()
+            if m.status in (Status.PENDING, Status.SENDING)
+        ]
+        return max(timedelta(0), min(due) - self.clock.now()) if due else None
+
+    @staticmethod
+    def _holds(stored: Message, token: int | None) -> bool:
+        return stored.status is Status.SENDING and stored.claim_token == token
 
     def count_by_status(self) -> dict[Status, int]:
         counts = {s: 0 for s in Status}
@@ -144,17 +168,21 @@ class InMemoryMessageRepository:
 
 
 class ScriptedWebhookSender:
-    """Answers each send with the next outcome of a per-phone or shared script."""
+    """Answers each send with the next outcome of its script (the last one repeats)."""
 
     def __init__(self, *outcomes: DeliveryOutcome) -> None:
         self.script = list(outcomes)
         self.sent: list[Message] = []
+        self.is_closed = False
         self._lock = threading.Lock()
 
     def send(self, message: Message) -> DeliveryOutcome:
         with self._lock:
             self.sent.append(message)
             return self.script.pop(0) if len(self.script) > 1 else self.script[0]
+
+    def close(self) -> None:
+        self.is_closed = True
 
 
 class RecordingReceiptCache:
@@ -166,3 +194,99 @@ class RecordingReceiptCache:
         if self.is_down:
             raise ReceiptCacheError("cache is down")
         self.receipts.update(receipts)
+
+
+class InMemorySchedulerControl:
+    """The shared switch and the heartbeat rows, stamped by `clock` (the database's)."""
+
+    def __init__(self, *, is_running: bool = True, clock: FixedClock | None = None) -> None:
+        self.running = is_running
+        self.clock = clock or FixedClock()
+        self.beats: list[WorkerBeat] = []
+        self.rows: dict[str, WorkerStatus] = {}
+
+    def is_running(self) -> bool:
+        return self.running
+
+    def set_running(self, is_running: bool) -> bool:
+        changed, self.running = self.running != is_running, is_running
+        return changed
+
+    def heartbeat(self, beat: WorkerBeat) -> None:
+        now = self.clock.now()
+        self.beats.append(beat)
+        before = self.rows.get(beat.id)
+        processed_at = before.last_processed_at if before else None
+        if beat.processed > (before.processed if before else 0):
+            processed_at = now
+        self.rows[beat.id] = WorkerStatus(
+            id=beat.id,
+            host=beat.host,
+            pid=beat.pid,
+            started_at=before.started_at if before else now,
+            last_heartbeat=now,
+            is_processing=beat.is_processing,
+            processed=beat.processed,
+            succeeded=beat.succeeded,
+            failed=beat.failed,
+            last_processed_at=processed_at,
+        )
+
+    def forget_workers(self, *, silent_for: timedelta) -> int:
+        cutoff = self.clock.now() - silent_for
+        silent = [w.id for w in self.rows.values() if w.last_heartbeat < cutoff]
+        for worker_id in silent:
+            del self.rows[worker_id]
+        return len(silent)
+
+    def workers(self) -> list[WorkerStatus]:
+        return sorted(self.rows.values(), key=lambda w: w.started_at)
+
+
+class ManualWakeUps:
+    """A WakeUpSignal that tests fire by hand; `waits` records each timeout asked for."""
+
+    def __init__(self) -> None:
+        self.waits: list[timedelta] = []
+        self._event = threading.Event()
+
+    def fire(self) -> None:
+        self._event.set()
+
+    def wait(self, timeout: timedelta) -> bool:
+        self.waits.append(timeout)
+        signalled = self._event.wait(timeout.total_seconds())
+        self._event.clear()
+        return signalled
+
+    def close(self) -> None:
+        self._event.set()
+
+
+def _finalized(stored: Message, result: Finalization, *, now: datetime) -> Message:
+    retry_at = now + result.retry_in if result.retry_in is not None else stored.next_attempt_at
+    return dataclasses.replace(
+        stored,
+        status=result.status,
+        external_id=result.external_id,
+        retry_count=result.retry_count,
+        attempt_count=result.attempt_count,
+        last_error=result.last_error,
+        next_attempt_at=retry_at,
+        sent_at=now if result.status is Status.SENT else stored.sent_at,
+        updated_at=now,
+        lease_expires_at=None,
+    )
+
+
+def _attempt(result: Finalization, *, now: datetime) -> DeliveryAttempt:
+    return DeliveryAttempt(
+        message_id=result.message_id,
+        attempt_number=result.attempt_count,
+        started_at=now - result.started_ago,
+        duration_ms=result.duration_ms,
+        status_code=result.status_code,
+        outcome=result.outcome,
+        error=result.error,
+        response_excerpt=result.response_excerpt,
+    )

@@ -8,14 +8,16 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 
-from adapters.clock import SystemClock
 from adapters.django_repository import DjangoMessageRepository
+from adapters.django_scheduler import DjangoSchedulerControl
 from adapters.receipt_cache import DjangoRedisReceiptCache
 from adapters.webhook_client import HttpWebhookSender
+from core_domain.receipt_writer import ReceiptWriter
 from core_domain.retry import RetryPolicy
-from core_domain.use_cases.dispatch_batch import DispatchBatch
+from core_domain.use_cases.delivery_pipeline import DeliveryPipeline
+from core_domain.use_cases.dispatcher import Dispatcher
 from messaging import models
-from messaging.bootstrap import close_dispatch_batches, use_cases
+from messaging.bootstrap import close_dispatchers, use_cases
 from tests.integration.receivers import ScriptedReceiver, closed_port
 
 MAX_RETRIES = 3  # of the real_dispatch pipelines
@@ -57,17 +59,17 @@ def webhook(settings, receiver: ScriptedReceiver) -> Iterator[ScriptedReceiver]:
         "retry": {**conf["retry"], "backoff_base": timedelta(milliseconds=50)},
         "scheduler": {**conf["scheduler"], "enabled": True, "interval": timedelta(minutes=2)},
     }
-    close_dispatch_batches()
+    close_dispatchers()
     yield receiver
-    close_dispatch_batches()
+    close_dispatchers()
 
 
 @pytest.fixture
 def real_dispatch(django_repository, receiver: ScriptedReceiver):
-    """Builds DispatchBatch from the real adapters (PostgreSQL, HTTP, Redis), posting to
-    `url` (the receiver unless given), with a 50 ms backoff and no jitter; every pipeline
-    and sender built is closed afterwards."""
-    built: list[tuple[DispatchBatch, HttpWebhookSender]] = []
+    """Builds a Dispatcher from the real adapters (PostgreSQL, HTTP, Redis), posting to `url`
+    (the receiver unless given), with a 50 ms backoff and no jitter; every one built is closed
+    afterwards. Its `process(worker_id=..., limit=N)` runs one batch of up to N messages."""
+    built: list[Dispatcher] = []
 
     def build(
         *,
@@ -76,13 +78,15 @@ def real_dispatch(django_repository, receiver: ScriptedReceiver):
         cache_alias: str = "default",
         concurrency: int = 4,
         lease: timedelta = timedelta(seconds=30),
-    ) -> DispatchBatch:
+    ) -> Dispatcher:
         sender = HttpWebhookSender(url=url or receiver.url, timeout=timeout, pool_size=concurrency)
-        batch = DispatchBatch(
+        receipts = ReceiptWriter(
+            cache=DjangoRedisReceiptCache(ttl=timedelta(hours=1), cache_alias=cache_alias)
+        )
+        pipeline = DeliveryPipeline(
             repository=django_repository,
             sender=sender,
-            receipts=DjangoRedisReceiptCache(ttl=timedelta(hours=1), cache_alias=cache_alias),
-            clock=SystemClock(),
+            receipts=receipts,
             policy=RetryPolicy(
                 max_retries=MAX_RETRIES,
                 backoff_base=BACKOFF_BASE,
@@ -92,13 +96,22 @@ def real_dispatch(django_repository, receiver: ScriptedReceiver):
             lease=lease,
             concurrency=concurrency,
         )
-        built.append((batch, sender))
-        return batch
+        dispatcher = Dispatcher(
+            pipeline=pipeline,
+            repository=django_repository,
+            control=DjangoSchedulerControl(
+                state=models.SchedulerState, workers=models.Worker, initially_running=True
+            ),
+            receipts=receipts,
+            wakeups=None,
+            batch_size=1000,
+        )
+        built.append(dispatcher)
+        return dispatcher
 
     yield build
-    for batch, sender in built:
-        batch.close()
-        sender.close()
+    for dispatcher in built:
+        dispatcher.close()
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from django.conf import settings as django_settings
 from django.test import Client, override_settings
 from hypothesis import settings
 
-from messaging.bootstrap import close_dispatch_batches
+from messaging.bootstrap import close_dispatchers
 from tests.integration.receivers import ScriptedReceiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -71,9 +71,9 @@ def _webhook(settings, receiver: ScriptedReceiver) -> Iterator[None]:
         **conf,
         "webhook": {**conf["webhook"], "url": receiver.url, "timeout": timedelta(seconds=5)},
     }
-    close_dispatch_batches()
+    close_dispatchers()
     yield
-    close_dispatch_batches()
+    close_dispatchers()
 
 
 @schema.parametrize()

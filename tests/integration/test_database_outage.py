@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import OperationalError, connection, connections
+from django.db import connection, connections
 
 from adapters.django_repository import DjangoMessageRepository
-from core_domain.delivery import AttemptOutcome, DeliveryAttempt
-from core_domain.ports import Finalization
+from core_domain.delivery import DeliveryOutcome
+from core_domain.errors import StorageUnavailableError
+from core_domain.judge import judge
+from core_domain.retry import RetryPolicy
 from messaging import models
 from tests.fakes import a_message
 from tests.integration.receivers import closed_port
@@ -36,28 +38,25 @@ def test_finalize_is_retried_after_the_connection_is_cut() -> None:
     )  # fmt: skip
     now = datetime.now(UTC)
     repository.add([a_message(created_at=now, next_attempt_at=now)])
-    (claimed,) = repository.claim_batch(worker_id="w1", limit=1, now=now, lease=LEASE)
-    sent = claimed.sent(at=now, external_id="x")
-    attempt = DeliveryAttempt(
-        message_id=sent.id, attempt_number=1, started_at=now, duration_ms=3, status_code=202,
-        outcome=AttemptOutcome.DELIVERED, error=None, response_excerpt="",
-    )  # fmt: skip
+    (claimed,) = repository.claim_batch(worker_id="w1", limit=1, lease=LEASE)
+    outcome = DeliveryOutcome(duration=timedelta(milliseconds=3), status_code=202, external_id="x")
+    sent = judge(claimed, outcome=outcome, policy=RetryPolicy(), started_ago=timedelta(0))
     terminate_my_backend()
-    assert repository.finalize([Finalization(sent, attempt)]) == {sent.id}
-    assert repository.get(sent.id).status.value == "SENT"
+    assert repository.finalize([sent]).keys() == {claimed.id}
+    assert repository.get(claimed.id).status.value == "SENT"
 
 
-def test_without_reconnect_delays_the_error_reaches_the_caller() -> None:
+def test_without_reconnect_delays_the_error_reaches_the_caller_as_the_domain_error() -> None:
     repository = DjangoMessageRepository(
         messages=models.Message, attempts=models.DeliveryAttempt,
         idempotency_keys=models.IdempotencyKey,
     )  # fmt: skip
     now = datetime.now(UTC)
     repository.add([a_message(created_at=now, next_attempt_at=now)])
-    (claimed,) = repository.claim_batch(worker_id="w1", limit=1, now=now, lease=LEASE)
+    (claimed,) = repository.claim_batch(worker_id="w1", limit=1, lease=LEASE)
     terminate_my_backend()
-    with pytest.raises(OperationalError):
-        repository.release([claimed], now=now)
+    with pytest.raises(StorageUnavailableError):
+        repository.release([claimed])
     connection.close()  # what Django does at the end of a request
 
 

@@ -127,7 +127,7 @@ def test_processing_status_counts_messages_by_status_and_today(
     webhook.script(Reply(status=202), Reply(status=400))
     process(api, "?batch_size=2")
     [sending] = django_repository.claim_batch(
-        worker_id="elsewhere", limit=1, now=datetime.now(UTC), lease=timedelta(minutes=1)
+        worker_id="elsewhere", limit=1, lease=timedelta(minutes=1)
     )
 
     response = api.get("/api/v1/messaging/status")

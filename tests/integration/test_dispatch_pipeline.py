@@ -1,8 +1,8 @@
 """The delivery pipeline with its real parts: PostgreSQL, a loopback webhook, Redis (SPEC §6-§7).
 
-Each test assembles a DispatchBatch from DjangoMessageRepository, HttpWebhookSender (posting
-to the scripted `receiver`), DjangoRedisReceiptCache, SystemClock and a RetryPolicy with a tiny
-backoff and no jitter, so retries become due within milliseconds. Waiting for a retry to be due
+Each test assembles a Dispatcher from DjangoMessageRepository, HttpWebhookSender (posting
+to the scripted `receiver`), DjangoRedisReceiptCache and a RetryPolicy with a tiny backoff and
+no jitter, so retries become due within milliseconds. Waiting for a retry to be due
 is a bounded deadline loop over the stored `next_attempt_at`, never a bare sleep.
 """
 
@@ -20,11 +20,11 @@ from django.core.cache import caches
 from adapters.clock import SystemClock
 from adapters.django_repository import DjangoMessageRepository
 from adapters.receipt_cache import DjangoRedisReceiptCache
-from core_domain.delivery import AttemptOutcome, DeliveryAttempt
+from core_domain.delivery import AttemptOutcome, Finalization
 from core_domain.message import Message, Status
-from core_domain.ports import Finalization
 from core_domain.use_cases.create_message import CreateMessage
-from core_domain.use_cases.dispatch_batch import BatchReport, DispatchBatch
+from core_domain.use_cases.delivery_pipeline import BatchReport
+from core_domain.use_cases.dispatcher import Dispatcher
 from messaging import models
 from tests.integration.conftest import BACKOFF_BASE, MAX_RETRIES
 from tests.integration.receivers import Reply
@@ -36,7 +36,7 @@ ATTEMPT_FIELDS = (
     "response_excerpt",
 )  # fmt: skip
 
-BuildDispatch = Callable[..., DispatchBatch]
+BuildDispatch = Callable[..., Dispatcher]
 NewMessage = Callable[..., Message]
 
 
@@ -56,8 +56,8 @@ def new_message(django_repository: DjangoMessageRepository) -> NewMessage:
     return build
 
 
-def run(dispatch: DispatchBatch, *, worker_id: str = "worker-a", batch_size: int = 10):
-    return dispatch.execute(worker_id=worker_id, batch_size=batch_size)
+def run(dispatch: Dispatcher, *, worker_id: str = "worker-a", batch_size: int = 10):
+    return dispatch.process(worker_id=worker_id, limit=batch_size)
 
 
 def wait_until_due(
@@ -290,14 +290,11 @@ def test_a_worker_whose_lease_expired_cannot_overwrite_the_new_owners_result(
 ) -> None:
     message = new_message()
     [held_by_a] = django_repository.claim_batch(
-        worker_id="worker-a", limit=10, now=datetime.now(UTC), lease=timedelta(milliseconds=300)
+        worker_id="worker-a", limit=10, lease=timedelta(milliseconds=300)
     )
     assert held_by_a.lease_expires_at is not None
     still_leased = django_repository.claim_batch(
-        worker_id="worker-b",
-        limit=10,
-        now=held_by_a.lease_expires_at - timedelta(milliseconds=1),
-        lease=timedelta(seconds=30),
+        worker_id="worker-b", limit=10, lease=timedelta(seconds=30)
     )
     assert still_leased == []
     receiver.script(Reply(status=202, body={"messageId": "delivered-by-b"}))
@@ -309,22 +306,25 @@ def test_a_worker_whose_lease_expired_cannot_overwrite_the_new_owners_result(
 
     report_b = wait_for(b_claims_something, what="worker B re-claiming the expired lease")
     late_a = Finalization(
-        message=held_by_a.sent(at=datetime.now(UTC), external_id="late-from-a"),
-        attempt=DeliveryAttempt(
-            message_id=message.id,
-            attempt_number=1,
-            started_at=held_by_a.updated_at,
-            duration_ms=5,
-            status_code=202,
-            outcome=AttemptOutcome.DELIVERED,
-            error=None,
-            response_excerpt="late",
-        ),
+        message_id=message.id,
+        claim_token=held_by_a.claim_token,
+        status=Status.SENT,
+        retry_count=0,
+        attempt_count=1,
+        external_id="late-from-a",
+        last_error=None,
+        retry_in=None,
+        outcome=AttemptOutcome.DELIVERED,
+        started_ago=timedelta(milliseconds=400),
+        duration_ms=5,
+        status_code=202,
+        error=None,
+        response_excerpt="late",
     )
     written = django_repository.finalize([late_a])
 
     assert counts(report_b) == (1, 1, 0, 0)
-    assert written == set()
+    assert written == {}
     stored = django_repository.get(message.id)
     assert (stored.status, stored.locked_by, stored.external_id) == (
         Status.SENT,

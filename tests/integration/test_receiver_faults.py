@@ -1,6 +1,6 @@
 """The receiver fault matrix: what each misbehaving webhook leaves in the database (SPEC §6-§7).
 
-Every case runs a real DispatchBatch: DjangoMessageRepository on PostgreSQL, HttpWebhookSender
+Every case runs a real Dispatcher: DjangoMessageRepository on PostgreSQL, HttpWebhookSender
 posting to the scripted loopback `receiver` (or to a closed port, or with https to the plain
 receiver), DjangoRedisReceiptCache on the test Redis, SystemClock, and a RetryPolicy with
 max_retries=3, a 50 ms backoff base and no jitter, so retries are due within milliseconds.
@@ -25,7 +25,8 @@ from adapters.clock import SystemClock
 from adapters.django_repository import DjangoMessageRepository
 from core_domain.message import Message, Status
 from core_domain.use_cases.create_message import CreateMessage
-from core_domain.use_cases.dispatch_batch import BatchReport, DispatchBatch
+from core_domain.use_cases.delivery_pipeline import BatchReport
+from core_domain.use_cases.dispatcher import Dispatcher
 from messaging import models
 from tests.integration.conftest import BACKOFF_BASE, MAX_RETRIES
 from tests.integration.receivers import Reply, closed_port
@@ -39,14 +40,14 @@ ATTEMPT_FIELDS = (
     "response_excerpt",
 )  # fmt: skip
 
-BuildDispatch = Callable[..., DispatchBatch]
+BuildDispatch = Callable[..., Dispatcher]
 
 
 @pytest.fixture
 def build_dispatch(real_dispatch) -> BuildDispatch:
     """Two connections and this file's short timeout, unless a test asks otherwise."""
 
-    def build(*, url: str | None = None, timeout: timedelta = TIMEOUT) -> DispatchBatch:
+    def build(*, url: str | None = None, timeout: timedelta = TIMEOUT) -> Dispatcher:
         return real_dispatch(url=url, timeout=timeout, concurrency=2)
 
     return build
@@ -59,8 +60,8 @@ def message(django_repository: DjangoMessageRepository) -> Message:
     return create.execute(phone_number="+905551234567", content="Fault matrix").message
 
 
-def run(dispatch: DispatchBatch) -> BatchReport:
-    return dispatch.execute(worker_id="fault-worker", batch_size=10)
+def run(dispatch: Dispatcher) -> BatchReport:
+    return dispatch.process(worker_id="fault-worker", limit=10)
 
 
 def counts(report: BatchReport) -> tuple[int, int, int, int]:
@@ -82,7 +83,7 @@ def wait_until_due(
 
 
 def run_until_settled(
-    dispatch: DispatchBatch, repository: DjangoMessageRepository, message: Message
+    dispatch: Dispatcher, repository: DjangoMessageRepository, message: Message
 ) -> list[BatchReport]:
     """Run batches, each once the retry is due, until the message is SENT or FAILED."""
     reports = [run(dispatch)]

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core_domain.delivery import AttemptOutcome, DeliveryAttempt
+from core_domain.delivery import AttemptOutcome, DeliveryOutcome, Finalization
 from core_domain.errors import MessageNotFoundError
+from core_domain.judge import judge
 from core_domain.message import Message, Status
-from core_domain.ports import Finalization, MessageFilter
+from core_domain.ports import MessageFilter
+from core_domain.retry import RetryPolicy
 from tests.fakes import T0, InMemoryMessageRepository, a_message
 
 LEASE = timedelta(seconds=65)
+SHORT = timedelta(milliseconds=200)  # a lease a test lets run out
+POLICY = RetryPolicy(max_retries=3, backoff_base=timedelta(seconds=2), jitter=0)
 pytestmark = pytest.mark.django_db(transaction=True)  # SKIP LOCKED needs committed rows
 
 
@@ -27,19 +33,6 @@ def repository(request):
 def stored(repository, *messages: Message) -> list[Message]:
     repository.add(list(messages))
     return list(messages)
-
-
-def an_attempt(message: Message, outcome: AttemptOutcome) -> DeliveryAttempt:
-    return DeliveryAttempt(
-        message_id=message.id,
-        attempt_number=message.attempt_count,
-        started_at=T0,
-        duration_ms=12,
-        status_code=202 if outcome is AttemptOutcome.DELIVERED else 500,
-        outcome=outcome,
-        error=None,
-        response_excerpt='{"message":"Accepted"}',
-    )
 
 
 def test_a_stored_message_reads_back_equal(repository) -> None:
@@ -100,81 +93,124 @@ def test_replace_is_a_compare_and_set_on_status(repository) -> None:
     assert repository.get(message.id) == requeued
 
 
+def now_of(repository) -> datetime:
+    """The repository's clock: the fake's FixedClock, or (same host) PostgreSQL's."""
+    if isinstance(repository, InMemoryMessageRepository):
+        return repository.clock.now()
+    return datetime.now(UTC)
+
+
+def after_the_lease(repository, claim: Callable[[], list[Message]]) -> list[Message]:
+    """Let a SHORT lease run out (the fake's clock moves; PostgreSQL's is waited for, with a
+    deadline) and return the first claim that gets something."""
+    if isinstance(repository, InMemoryMessageRepository):
+        repository.clock.advance(SHORT + timedelta(milliseconds=1))
+        return claim()
+    deadline = time.monotonic() + 5
+    while not (claimed := claim()):
+        assert time.monotonic() < deadline, "the lease did not run out within 5 s"
+        time.sleep(0.01)
+    return claimed
+
+
+def delivered(message: Message, external_id: str = "ext-1") -> Finalization:
+    outcome = DeliveryOutcome(
+        duration=timedelta(milliseconds=12), status_code=202, external_id=external_id
+    )
+    return judge(message, outcome=outcome, policy=POLICY, started_ago=timedelta(seconds=1))
+
+
+def answered_500(message: Message) -> Finalization:
+    outcome = DeliveryOutcome(duration=timedelta(milliseconds=12), status_code=500)
+    return judge(message, outcome=outcome, policy=POLICY, started_ago=timedelta(seconds=1))
+
+
 def test_claim_takes_due_messages_oldest_due_first_up_to_the_limit(repository) -> None:
-    due = [a_message(next_attempt_at=T0 - timedelta(seconds=s)) for s in (1, 3, 2)]
-    future = a_message(next_attempt_at=T0 + timedelta(seconds=1))
+    now = now_of(repository)
+    due = [a_message(next_attempt_at=now - timedelta(seconds=s)) for s in (10, 30, 20)]
+    future = a_message(next_attempt_at=now + timedelta(hours=1))
     done = a_message(status=Status.SENT)
     stored(repository, *due, future, done)
-    claimed = repository.claim_batch(worker_id="w1", limit=2, now=T0, lease=LEASE)
+    claimed = repository.claim_batch(worker_id="w1", limit=2, lease=LEASE)
     assert {m.id for m in claimed} == {due[1].id, due[2].id}
+    assert len({m.claim_token for m in claimed}) == 1 and claimed[0].claim_token is not None
     for message in claimed:
         assert repository.get(message.id) == message
         assert (message.status, message.locked_by) == (Status.SENDING, "w1")
-        assert message.lease_expires_at == T0 + LEASE
-    assert repository.claim_batch(worker_id="w2", limit=5, now=T0, lease=LEASE) == [
-        due[0].claimed(worker_id="w2", at=T0, lease=LEASE)
-    ]
+        assert message.lease_expires_at == message.next_attempt_at == message.updated_at + LEASE
+        assert abs(message.updated_at - now) < timedelta(seconds=5)
+    (last,) = repository.claim_batch(worker_id="w2", limit=5, lease=LEASE)
+    assert (last.id, last.locked_by) == (due[0].id, "w2")
+    assert last.claim_token != claimed[0].claim_token
 
 
 def test_a_live_lease_is_not_claimed_but_an_expired_one_is(repository) -> None:
-    stored(repository, a_message())
-    (first,) = repository.claim_batch(worker_id="w1", limit=1, now=T0, lease=LEASE)
-    assert repository.claim_batch(worker_id="w2", limit=1, now=T0 + LEASE / 2, lease=LEASE) == []
-    later = T0 + LEASE + timedelta(seconds=1)
-    (again,) = repository.claim_batch(worker_id="w2", limit=1, now=later, lease=LEASE)
+    stored(repository, a_message(next_attempt_at=now_of(repository)))
+    (first,) = repository.claim_batch(worker_id="w1", limit=1, lease=SHORT)
+    assert repository.claim_batch(worker_id="w2", limit=1, lease=LEASE) == []
+    (again,) = after_the_lease(
+        repository, lambda: repository.claim_batch(worker_id="w2", limit=1, lease=LEASE)
+    )
     assert (again.id, again.locked_by) == (first.id, "w2")
+    assert again.claim_token != first.claim_token
 
 
-def test_finalize_writes_where_the_lease_is_held_and_records_the_attempt(repository) -> None:
-    stored(repository, a_message(), a_message())
-    claimed = repository.claim_batch(worker_id="w1", limit=2, now=T0, lease=LEASE)
-    done = claimed[0].sent(at=T0 + timedelta(seconds=1), external_id="ext-1")
-    retry = claimed[1].retry_scheduled(
-        at=T0 + timedelta(seconds=1), next_attempt_at=T0 + timedelta(seconds=9), error="HTTP 500"
+def test_finalize_writes_under_the_claim_token_on_the_repository_clock(repository) -> None:
+    now = now_of(repository)
+    stored(repository, a_message(next_attempt_at=now), a_message(next_attempt_at=now))
+    first, second = repository.claim_batch(worker_id="w1", limit=2, lease=LEASE)
+    written = repository.finalize([delivered(first), answered_500(second)])
+    assert set(written) == {first.id, second.id} and written[second.id] is None
+    sent, retried = repository.get(first.id), repository.get(second.id)
+    assert (sent.status, sent.external_id) == (Status.SENT, "ext-1")
+    assert sent.sent_at == written[first.id]
+    assert abs(sent.sent_at - now) < timedelta(seconds=5) and sent.lease_expires_at is None
+    assert (retried.status, retried.retry_count, retried.last_error) == (
+        Status.PENDING, 1, "HTTP 500",
+    )  # fmt: skip
+    assert retried.next_attempt_at == retried.updated_at + POLICY.backoff_base
+    [attempt] = repository.attempts(first.id)
+    assert (attempt.attempt_number, attempt.outcome, attempt.duration_ms) == (
+        1, AttemptOutcome.DELIVERED, 12,
+    )  # fmt: skip
+    assert attempt.started_at == sent.updated_at - timedelta(seconds=1)
+    assert repository.finalize([delivered(first)]) == {}  # a repeat writes nothing
+
+
+def test_a_worker_that_lost_its_claim_cannot_overwrite_the_new_result(repository) -> None:
+    stored(repository, a_message(next_attempt_at=now_of(repository)))
+    (old,) = repository.claim_batch(worker_id="same-worker", limit=1, lease=SHORT)
+    (new,) = after_the_lease(
+        repository, lambda: repository.claim_batch(worker_id="same-worker", limit=1, lease=LEASE)
     )
-    written = repository.finalize(
-        [
-            Finalization(done, an_attempt(done, AttemptOutcome.DELIVERED)),
-            Finalization(retry, an_attempt(retry, AttemptOutcome.RETRY_SCHEDULED)),
-        ]
-    )
-    assert written == {done.id, retry.id}
-    assert repository.get(done.id).status is Status.SENT
-    assert repository.get(done.id).external_id == "ext-1"
-    assert repository.get(retry.id).retry_count == 1
-    assert repository.get(retry.id).next_attempt_at == T0 + timedelta(seconds=9)
-    assert [a.outcome for a in repository.attempts(done.id)] == [AttemptOutcome.DELIVERED]
-
-
-def test_a_worker_that_lost_its_lease_cannot_overwrite_the_new_result(repository) -> None:
-    stored(repository, a_message())
-    (old,) = repository.claim_batch(worker_id="slow", limit=1, now=T0, lease=LEASE)
-    later = T0 + LEASE + timedelta(seconds=1)
-    (new,) = repository.claim_batch(worker_id="fast", limit=1, now=later, lease=LEASE)
-    fast_result = new.sent(at=later, external_id="from-fast")
-    assert repository.finalize(
-        [Finalization(fast_result, an_attempt(fast_result, AttemptOutcome.DELIVERED))]
-    ) == {new.id}
-    slow_result = old.failed(at=later, error="HTTP 400")
-    assert (
-        repository.finalize(
-            [Finalization(slow_result, an_attempt(slow_result, AttemptOutcome.FAILED))]
-        )
-        == set()
-    )
-    assert repository.get(old.id).external_id == "from-fast"
+    assert repository.finalize([delivered(new, "from-new")]).keys() == {new.id}
+    assert repository.finalize([answered_500(old)]) == {}
+    assert repository.release([old]) == 0
+    assert repository.get(old.id).external_id == "from-new"
     assert len(repository.attempts(old.id)) == 1
 
 
 def test_release_hands_claimed_messages_back_due_now(repository) -> None:
-    stored(repository, a_message(), a_message())
-    claimed = repository.claim_batch(worker_id="w1", limit=2, now=T0, lease=LEASE)
-    later = T0 + timedelta(seconds=3)
-    assert repository.release(claimed, now=later) == 2
+    now = now_of(repository)
+    stored(repository, a_message(next_attempt_at=now), a_message(next_attempt_at=now))
+    claimed = repository.claim_batch(worker_id="w1", limit=2, lease=LEASE)
+    assert repository.release(claimed) == 2
     for message in claimed:
         back = repository.get(message.id)
-        assert (back.status, back.next_attempt_at, back.retry_count) == (Status.PENDING, later, 0)
-    assert repository.release(claimed, now=later) == 0
+        assert (back.status, back.retry_count, back.lease_expires_at) == (Status.PENDING, 0, None)
+        assert back.next_attempt_at == back.updated_at
+    assert repository.release(claimed) == 0
+
+
+def test_next_due_in_is_the_wait_for_the_earliest_pending_or_leased_message(repository) -> None:
+    assert repository.next_due_in() is None
+    now = now_of(repository)
+    stored(repository, a_message(status=Status.SENT, next_attempt_at=now - timedelta(hours=1)))
+    assert repository.next_due_in() is None
+    stored(repository, a_message(next_attempt_at=now + timedelta(minutes=10)))
+    assert timedelta(minutes=9) < repository.next_due_in() <= timedelta(minutes=10)
+    stored(repository, a_message(next_attempt_at=now - timedelta(minutes=1)))
+    assert repository.next_due_in() == timedelta(0)
 
 
 def test_counts_by_status_and_finished_since(repository) -> None:

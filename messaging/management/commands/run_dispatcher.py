@@ -2,37 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import logging
 import os
 import secrets
 import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import (
-    InterfaceError,
-    OperationalError,
-    close_old_connections,
-    connection,
-    connections,
-)
-from django.utils import timezone
+from django.db import connection
 
-from core_domain.ports import WorkerStatus
-from core_domain.use_cases.run_dispatcher_tick import TickReport
+from core_domain.ports import WorkerBeat
+from core_domain.use_cases.dispatcher import Pacing, TickReport
 from core_domain.values import format_duration, parse_duration
-from messaging import metrics
-from messaging.bootstrap import dispatcher_tick
-
-logger = logging.getLogger(__name__)
-MAX_OUTAGE_WAIT = 15.0  # seconds between tries while PostgreSQL is unreachable
+from messaging.bootstrap import build_dispatcher
+from messaging.process_supervisor import run_forked
 
 
 def _duration(text: str) -> timedelta:
@@ -54,134 +41,79 @@ def _positive(name: str, value: int, high: int) -> int:
 
 
 class Command(BaseCommand):
-    help = "Deliver due messages to the webhook every interval until SIGTERM/SIGINT."
+    help = (
+        "Deliver due messages to the webhook until SIGTERM/SIGINT. Periodic by default (one "
+        "batch every interval, as the Go service); --drain keeps every slot busy while anything "
+        "is due and wakes within about a second when a message is created or a retry is due."
+    )
 
     def add_arguments(self, parser) -> None:
         conf = settings.DISPATCHER["scheduler"]
-        parser.add_argument("--once", action="store_true", help="run one tick and exit")
-        parser.add_argument("--drain", action="store_true", help="claim until nothing is due")
-        parser.add_argument("--interval", default=format_duration(conf["interval"]))
-        parser.add_argument("--batch-size", type=int, default=conf["batch_size"])
-        parser.add_argument("--concurrency", type=int, default=conf["concurrency"])
-        parser.add_argument(
-            "--processes", type=int, default=1, help="run N dispatcher processes (one per core)"
+        add = parser.add_argument
+        add("--once", action="store_true", help="run one tick and exit")
+        add("--drain", action="store_true", help="deliver everything due, continuously")
+        add(
+            "--interval",
+            default=format_duration(conf["interval"]),
+            help="time between periodic ticks; the longest idle wait with --drain (%(default)s)",
         )
+        add(
+            "--batch-size",
+            type=int,
+            default=conf["batch_size"],
+            help="messages per periodic tick; the most claimed at once (%(default)s)",
+        )
+        add(
+            "--concurrency",
+            type=int,
+            default=conf["concurrency"],
+            help="webhook calls in flight at once (%(default)s)",
+        )
+        add("--processes", type=int, default=1,
+            help="run N dispatcher processes, one per core (%(default)s)")  # fmt: skip
 
     def handle(self, *args, **options) -> None:
-        interval = _duration(options["interval"])
+        pacing = Pacing(
+            interval=_duration(options["interval"]), drain=options["drain"], once=options["once"]
+        )
         batch_size = _positive("batch-size", options["batch_size"], 1000)
         concurrency = _positive("concurrency", options["concurrency"], 512)
         processes = _positive("processes", options["processes"], 64)
         if not settings.DISPATCHER["webhook"]["url"]:
             raise CommandError("WEBHOOK_URL: not set; the dispatcher has nowhere to deliver")
         run = functools.partial(
-            self._run,
-            interval=interval,
-            batch_size=batch_size,
-            concurrency=concurrency,
-            once=options["once"],
-            drain=options["drain"],
+            self._run, pacing=pacing, batch_size=batch_size, concurrency=concurrency
         )
         if processes > 1:
-            sys.exit(_run_forked(processes, run))
+            sys.exit(run_forked(processes, run))
         run()
 
-    def _run(
-        self, *, interval: timedelta, batch_size: int, concurrency: int, once: bool, drain: bool
-    ) -> None:
-        stopping = threading.Event()
+    def _run(self, *, pacing: Pacing, batch_size: int, concurrency: int) -> None:
+        stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stopping.set())
-        tick = dispatcher_tick(concurrency=concurrency)
-        worker, started = self._new_worker(), False
-        self.stdout.write(
-            f"dispatcher {worker.id}: every {format_duration(interval)}, batch {batch_size}, "
-            f"concurrency {concurrency}{', drain' if drain else ''}"
-        )
-        failures = 0
-        while not stopping.is_set():
-            close_old_connections()
-            try:
-                if not started:
-                    worker, started = tick.start(worker), True
-                worker, report = tick.execute(
-                    worker=worker,
-                    batch_size=batch_size,
-                    drain=drain,
-                    should_stop=stopping.is_set,
-                    on_batch=metrics.record_batch,
-                )
-            except (OperationalError, InterfaceError) as exc:
-                # Claimed messages stay leased to us and come back when the lease runs out.
-                failures += 1
-                wait = min(MAX_OUTAGE_WAIT, 0.5 * 2**failures)
-                logger.warning("Database unavailable (%s); next try in %.1fs", exc, wait)
-                connection.close()
-                stopping.wait(wait)
-                continue
-            failures = 0
-            self.stdout.write(_progress_line(report))
-            if once:
-                break
-            stopping.wait(interval.total_seconds())
-        connection.close()
-        self.stdout.write(f"dispatcher {worker.id}: stopped")
-
-    def _new_worker(self) -> WorkerStatus:
-        now = timezone.now()
+            signal.signal(signum, lambda *_: stop.set())
         host = socket.gethostname()
-        return WorkerStatus(
-            id=f"{host}-{os.getpid()}-{secrets.token_hex(2)}",
-            host=host,
-            pid=os.getpid(),
-            started_at=now,
-            last_heartbeat=now,
+        beat = WorkerBeat(id=f"{host}-{os.getpid()}-{secrets.token_hex(2)}", host=host,
+                          pid=os.getpid())  # fmt: skip
+        mode = ", drain" if pacing.drain else ""
+        self.stdout.write(
+            f"dispatcher {beat.id}: every {format_duration(pacing.interval)}, batch {batch_size}, "
+            f"concurrency {concurrency}{mode}"
         )
+        dispatcher = build_dispatcher(concurrency=concurrency, batch_size=batch_size)
+        try:
+            dispatcher.run(beat=beat, pacing=pacing, stop=stop, on_tick=self._print_tick)
+        finally:
+            dispatcher.close()
+            connection.close()
+        self.stdout.write(f"dispatcher {beat.id}: stopped")
+
+    def _print_tick(self, report: TickReport) -> None:
+        self.stdout.write(progress_line(report))
 
 
-def _run_forked(count: int, run: Callable[[], None]) -> int:
-    """Run `run` in `count` forked children and wait for them; the worst exit code.
-
-    Django is set up once, here, so children start at once and share its pages until they
-    write them. SIGTERM/SIGINT are passed on to every child.
-    """
-    connections.close_all()  # a database connection must never be shared across a fork
-    sys.stdout.flush()
-    sys.stderr.flush()
-    children = []
-    for _ in range(count):
-        pid = os.fork()
-        if pid == 0:
-            os._exit(_child_exit_code(run))
-        children.append(pid)
-
-    def forward(signum, frame) -> None:
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    codes = [os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) for child in children]
-    worst = max(codes, key=abs)
-    return 128 - worst if worst < 0 else worst  # killed by signal N: 128 + N, as shells say
-
-
-def _child_exit_code(run: Callable[[], None]) -> int:
-    try:
-        run()
-        return 0
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    except BaseException:
-        logger.exception("dispatcher process failed")
-        return 1
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-
-
-def _progress_line(report: TickReport) -> str:
+def progress_line(report: TickReport) -> str:
+    """One line per tick; a rate only over spans long enough to mean something."""
     if report.is_paused:
         return "tick: paused (scheduler stopped)"
     extras = "".join(
@@ -190,8 +122,8 @@ def _progress_line(report: TickReport) -> str:
                             ("receipt_errors", report.receipt_errors))
         if value
     )  # fmt: skip
+    rate = f", {report.processed / report.seconds:.1f} msgs/s" if report.seconds >= 1 else ""
     return (
         f"tick: claimed={report.claimed} sent={report.sent} retried={report.retried} "
-        f"failed={report.failed}{extras} {report.messages_per_second:.1f} msgs/s "
-        f"({report.seconds:.2f}s, {report.batches} batches)"
+        f"failed={report.failed}{extras} in {report.seconds:.2f}s{rate}"
     )

@@ -1,0 +1,295 @@
+"""The dispatcher: keeps the delivery pipeline fed, beats its heart, obeys the shared switch,
+sleeps until work arrives, and hands back what it holds when told to stop (SPEC §7, §9)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from core_domain.errors import StorageUnavailableError
+from core_domain.outage import outage_delay
+from core_domain.ports import MessageRepository, SchedulerControl, WakeUpSignal, WorkerBeat
+from core_domain.receipt_writer import ReceiptWriter
+from core_domain.use_cases.delivery_pipeline import BatchReport, DeliveryPipeline
+
+logger = logging.getLogger(__name__)
+
+CHECK_EVERY = 1.0  # seconds between heartbeats and reads of the switch while running
+WORKER_RETENTION = timedelta(days=1)  # how long a silent (stopped or crashed) worker is listed
+# Due rows that a claim did not get are held by another worker's claim in progress: they are
+# looked at again this soon, not only at the next wake-up.
+RECHECK_LOCKED = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """Periodic (one batch every `interval`, as the Go service) or `drain` (keep the pipeline
+    full while anything is due, wake up when work arrives); `once`: one tick, then return."""
+
+    interval: timedelta
+    drain: bool = False
+    once: bool = False
+
+
+@dataclass(slots=True)
+class TickReport(BatchReport):
+    """What one tick did: a periodic batch, or a stretch of draining (at most one interval)."""
+
+    is_paused: bool = False
+    seconds: float = 0.0
+
+
+def _ignore(report: BatchReport) -> None:
+    return None
+
+
+class Dispatcher:
+    """Delivers due messages through one DeliveryPipeline.
+
+    `process` runs one bounded batch (the API's "process now" and periodic ticks); `run` is the
+    long-running loop of `run_dispatcher`. No transaction is open while a webhook is called;
+    every write of a result is fenced by its claim token (see MessageRepository). When `stop`
+    is set no new send starts, calls in flight finish, messages not started are released and
+    `run` returns. While PostgreSQL is unreachable `run` waits (OUTAGE_DELAYS) and tries again.
+    `on_progress` sees each claim and each group of results as soon as it is written
+    (metrics).
+    """
+
+    def __init__(
+        self,
+        *,
+        pipeline: DeliveryPipeline,
+        repository: MessageRepository,
+        control: SchedulerControl,
+        receipts: ReceiptWriter,
+        wakeups: WakeUpSignal | None,
+        batch_size: int,
+        on_progress: Callable[[BatchReport], None] = _ignore,
+    ) -> None:
+        self._pipeline = pipeline
+        self._repository = repository
+        self._control = control
+        self._receipts = receipts
+        self._wakeups = wakeups
+        self._batch_size = batch_size
+        self._on_progress = on_progress
+        self._lock = threading.Lock()  # one run of the pipeline at a time
+
+    def process(
+        self, *, worker_id: str, limit: int, should_stop: Callable[[], bool] = lambda: False
+    ) -> BatchReport:
+        """Claim up to `limit` messages (never more than can start at once), deliver them and
+        return once every result is written."""
+        with self._lock:
+            report = BatchReport()
+            self._pump(worker_id, report=report, limit=limit, should_stop=should_stop)
+            report.receipt_errors += self._receipts.flush()
+            return report
+
+    def run(
+        self,
+        *,
+        beat: WorkerBeat,
+        pacing: Pacing,
+        stop: threading.Event,
+        on_tick: Callable[[TickReport], None] = _ignore,
+    ) -> None:
+        """Dispatch until `stop` is set (or after one tick with `pacing.once`)."""
+        with self._lock:
+            _Run(self, beat=beat, pacing=pacing, stop=stop, on_tick=on_tick).loop()
+
+    def close(self) -> None:
+        self._pipeline.close()
+        self._receipts.close()
+        if self._wakeups is not None:
+            self._wakeups.close()
+
+    # -- the pipeline's pump ------------------------------------------------------------------
+
+    def _pump(
+        self,
+        worker_id: str,
+        *,
+        report: BatchReport,
+        limit: int | None,
+        should_stop: Callable[[], bool],
+        every_check: Callable[[], object] = lambda: None,
+        keep_looking: bool = False,
+    ) -> None:
+        """Claim while slots are free and something is due (up to `limit` in all), collect
+        results as they come back; return once nothing is in flight.
+
+        With `keep_looking`, a claim that found too little is tried again, while calls are
+        still in flight, when a wake-up is signalled and at every check.
+        """
+        pipeline, exhausted = self._pipeline, False
+        next_check = time.monotonic() + CHECK_EVERY
+        try:
+            while True:
+                stopping = should_stop()
+                if stopping:
+                    pipeline.halt()
+                budget = pipeline.free if limit is None else limit - report.claimed
+                want = min(pipeline.free, self._batch_size, budget)
+                if not stopping and not exhausted and want > 0:
+                    got = pipeline.claim(worker_id=worker_id, limit=want)
+                    self._absorb(report, BatchReport(claimed=got))
+                    exhausted = got < want
+                    continue
+                if pipeline.in_flight == 0:
+                    return
+                self._absorb(report, pipeline.collect(timeout=next_check - time.monotonic()))
+                checked = time.monotonic() >= next_check
+                if checked:
+                    next_check = time.monotonic() + CHECK_EVERY
+                    every_check()
+                if exhausted and keep_looking:
+                    exhausted = not (checked or self._signalled(timedelta(0)))
+        except StorageUnavailableError:
+            self._finish_in_flight(report)
+            raise
+
+    def _signalled(self, timeout: timedelta) -> bool:
+        return self._wakeups is not None and self._wakeups.wait(timeout)
+
+    def _absorb(self, report: BatchReport, group: BatchReport) -> None:
+        if group.claimed or group.processed or group.lost or group.released:
+            report.add(group)
+            self._on_progress(group)
+
+    def _finish_in_flight(self, report: BatchReport) -> None:
+        """Write what the calls in flight return (the writes retry across reconnects)."""
+        self._pipeline.halt()
+        while self._pipeline.in_flight:
+            try:
+                self._absorb(report, self._pipeline.collect(timeout=CHECK_EVERY))
+            except StorageUnavailableError:
+                logger.warning("Results not written; their leases will run out")
+
+
+class _Run:
+    """The state of one `Dispatcher.run`: the worker's counters, the switch, the idle waits."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        *,
+        beat: WorkerBeat,
+        pacing: Pacing,
+        stop: threading.Event,
+        on_tick: Callable[[TickReport], None],
+    ) -> None:
+        self.d = dispatcher
+        self.beat = beat
+        self.pacing = pacing
+        self.stop = stop
+        self.on_tick = on_tick
+        self.is_running = True
+        self.interval = pacing.interval.total_seconds()
+
+    def loop(self) -> None:
+        failures, started = 0, False
+        while not self.stop.is_set():
+            try:
+                if not started:
+                    self.d._control.forget_workers(silent_for=WORKER_RETENTION)
+                    started = True
+                self.tick()
+                failures = 0
+            except StorageUnavailableError as exc:
+                failures += 1
+                wait = outage_delay(failures)
+                logger.warning("Database unavailable (%s); next try in %.1fs", exc, wait)
+                self.stop.wait(wait)
+                continue
+            if self.pacing.once:
+                break
+            if not self.pacing.drain or not self.is_running:
+                self.wait_for_work(self.interval, wake_early=self.pacing.drain)
+        self._last_beat()
+
+    def tick(self) -> None:
+        self.check()
+        if not self.is_running:
+            self.on_tick(TickReport(is_paused=True))
+            return
+        report, started = TickReport(), time.monotonic()
+        try:
+            if self.pacing.drain and not self.pacing.once:
+                self.drain(report, started)
+            else:
+                limit = None if self.pacing.drain else self.d._batch_size
+                self.pump(report, limit=limit)
+        finally:
+            report.receipt_errors += self.d._receipts.flush()
+            report.seconds = time.monotonic() - started
+            self.count(report)
+        self.heartbeat(is_processing=False)
+        self.on_tick(report)
+
+    def pump(self, report: TickReport, *, limit: int | None, keep_looking: bool = False) -> None:
+        self.d._pump(
+            self.beat.id,
+            report=report,
+            limit=limit,
+            should_stop=lambda: self.stop.is_set() or not self.is_running,
+            every_check=self.check,
+            keep_looking=keep_looking,
+        )
+
+    def drain(self, report: TickReport, started: float) -> None:
+        """Keep the pipeline full; between stretches of work wait for a wake-up. Returns after
+        one interval of work (so a tick line is printed) or when stopped or switched off."""
+        while not self.stop.is_set() and self.is_running:
+            self.pump(report, limit=None, keep_looking=True)
+            if time.monotonic() - started >= self.interval or self.stop.is_set():
+                return
+            if report.claimed and self.d._pipeline.in_flight == 0:
+                return  # a stretch of work ended: report it, then wait in the next tick
+            self.wait_for_work(self.until_due(), wake_early=True)
+            self.check()
+
+    def until_due(self) -> float:
+        """Seconds until the earliest due message, at most one interval."""
+        due_in = self.d._repository.next_due_in()
+        if due_in is None:
+            return self.interval
+        return min(self.interval, max(RECHECK_LOCKED, due_in.total_seconds()))
+
+    def wait_for_work(self, seconds: float, *, wake_early: bool) -> None:
+        """Wait `seconds`, or less when stopped or (if `wake_early`) when work is signalled."""
+        deadline = time.monotonic() + seconds
+        while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            step = min(left, CHECK_EVERY)
+            if not wake_early or self.d._wakeups is None:
+                self.stop.wait(step)
+            elif self.d._signalled(timedelta(seconds=step)):
+                return
+
+    def check(self) -> None:
+        """Heartbeat and read the shared switch."""
+        self.heartbeat(is_processing=self.d._pipeline.in_flight > 0)
+        self.is_running = self.d._control.is_running()
+
+    def heartbeat(self, *, is_processing: bool) -> None:
+        self.beat = dataclasses.replace(self.beat, is_processing=is_processing)
+        self.d._control.heartbeat(self.beat)
+
+    def count(self, report: BatchReport) -> None:
+        self.beat = dataclasses.replace(
+            self.beat,
+            processed=self.beat.processed + report.processed,
+            succeeded=self.beat.succeeded + report.sent,
+            failed=self.beat.failed + report.failed,
+        )
+
+    def _last_beat(self) -> None:
+        try:
+            self.heartbeat(is_processing=False)
+        except StorageUnavailableError:
+            pass
