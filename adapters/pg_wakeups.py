@@ -37,10 +37,15 @@ class PostgresWakeUps:
         self._connection: psycopg.Connection | None = None
 
     def wait(self, timeout: timedelta) -> bool:
+        """Also True right after (re)connecting: whatever happened while nobody listened is
+        unknown, so the caller should look for work once more before waiting."""
         seconds = max(0.0, timeout.total_seconds())
         started = time.monotonic()
         try:
-            listening = self._listening()
+            if self._connection is None or self._connection.closed:
+                self._listen()
+                return True
+            listening = self._connection
             signalled = any(True for _ in listening.notifies(timeout=seconds, stop_after=1))
             if signalled:  # one wake-up stands for all that are already here
                 for _ in listening.notifies(timeout=0):
@@ -59,8 +64,6 @@ class PostgresWakeUps:
             finally:
                 self._connection = None
 
-    def _listening(self) -> psycopg.Connection:
-        if self._connection is None or self._connection.closed:
-            self._connection = self._connect()
-            self._connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
-        return self._connection
+    def _listen(self) -> None:
+        self._connection = self._connect()
+        self._connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))

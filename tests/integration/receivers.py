@@ -15,6 +15,7 @@ import select
 import socket
 import struct
 import threading
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterator, Mapping
@@ -65,6 +66,7 @@ class ReceivedRequest:
     body: bytes
     json: Any  # the body parsed as JSON, None if it is not JSON
     connection: int  # the client's port: equal for requests on one keep-alive connection
+    received_at: float = 0.0  # time.monotonic() when the request had arrived
 
     @property
     def idempotency_key(self) -> str | None:
@@ -78,6 +80,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Headers and body go out as two writes: without this, Nagle's algorithm holds the
+        # body until the client's delayed ACK (about 40 ms), as no real receiver does.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.receiver._opened(self.connection)
 
     def finish(self) -> None:
@@ -104,6 +109,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         reply = self.server.receiver._record(self, body)
+        try:
+            self._reply(reply)
+        finally:
+            self.server.receiver._call_ended(self.headers.get("Idempotency-Key"))
+
+    def _reply(self, reply: Reply) -> None:
         if reply.delay and self.server.receiver._stopping.wait(reply.delay):
             self.close_connection = True
             return
@@ -159,6 +170,8 @@ class ScriptedReceiver:
         self._script: deque[Reply] = deque()
         self._requests: list[ReceivedRequest] = []
         self._connections: set[socket.socket] = set()
+        self._open_calls: Counter[str | None] = Counter()
+        self.overlapping: set[str | None] = set()  # keys that ever had two calls open at once
         self._stopping = threading.Event()
         self._server = _Server(self)
         self.port: int = self._server.server_address[1]
@@ -219,6 +232,10 @@ class ScriptedReceiver:
         if self._stopping.is_set():
             _shut(connection)
 
+    def _call_ended(self, key: str | None) -> None:
+        with self._changed:
+            self._open_calls[key] -= 1
+
     def _closed(self, connection: socket.socket) -> None:
         with self._changed:
             self._connections.discard(connection)
@@ -235,8 +252,12 @@ class ScriptedReceiver:
             body=body,
             json=parsed,
             connection=handler.client_address[1],
+            received_at=time.monotonic(),
         )
         with self._changed:
+            self._open_calls[request.idempotency_key] += 1
+            if self._open_calls[request.idempotency_key] > 1:
+                self.overlapping.add(request.idempotency_key)
             self._requests.append(request)
             self._changed.notify_all()
             return self._script.popleft() if self._script else Reply()
