@@ -16,10 +16,10 @@ from core_domain.outage import outage_delay
 from core_domain.ports import MessageRepository, SchedulerControl, WakeUpSignal, WorkerBeat
 from core_domain.receipt_writer import ReceiptWriter
 from core_domain.use_cases.delivery_pipeline import BatchReport, DeliveryPipeline
+from core_domain.use_cases.pipeline_pump import CHECK_EVERY, Pump
 
 logger = logging.getLogger(__name__)
 
-CHECK_EVERY = 1.0  # seconds between heartbeats and reads of the switch while running
 WORKER_RETENTION = timedelta(days=1)  # how long a silent (stopped or crashed) worker is listed
 # Due rows that a claim did not get are held by another worker's claim in progress: they are
 # looked at again this soon, not only at the next wake-up.
@@ -71,13 +71,14 @@ class Dispatcher:
         batch_size: int,
         on_progress: Callable[[BatchReport], None] = _ignore,
     ) -> None:
-        self._pipeline = pipeline
+        self._pump = Pump(
+            pipeline=pipeline, batch_size=batch_size, wakeups=wakeups, on_progress=on_progress
+        )
         self._repository = repository
         self._control = control
         self._receipts = receipts
         self._wakeups = wakeups
         self._batch_size = batch_size
-        self._on_progress = on_progress
         self._lock = threading.Lock()  # one run of the pipeline at a time
 
     def process(
@@ -87,7 +88,7 @@ class Dispatcher:
         return once every result is written."""
         with self._lock:
             report = BatchReport()
-            self._pump(worker_id, report=report, limit=limit, should_stop=should_stop)
+            self._pump.run(worker_id, report=report, limit=limit, should_stop=should_stop)
             report.receipt_errors += self._receipts.flush()
             return report
 
@@ -101,75 +102,24 @@ class Dispatcher:
     ) -> None:
         """Dispatch until `stop` is set (or after one tick with `pacing.once`)."""
         with self._lock:
-            _Run(self, beat=beat, pacing=pacing, stop=stop, on_tick=on_tick).loop()
+            _Run(
+                pump=self._pump,
+                repository=self._repository,
+                control=self._control,
+                receipts=self._receipts,
+                wakeups=self._wakeups,
+                batch_size=self._batch_size,
+                beat=beat,
+                pacing=pacing,
+                stop=stop,
+                on_tick=on_tick,
+            ).loop()
 
     def close(self) -> None:
-        self._pipeline.close()
+        self._pump.pipeline.close()
         self._receipts.close()
         if self._wakeups is not None:
             self._wakeups.close()
-
-    # -- the pipeline's pump ------------------------------------------------------------------
-
-    def _pump(
-        self,
-        worker_id: str,
-        *,
-        report: BatchReport,
-        limit: int | None,
-        should_stop: Callable[[], bool],
-        every_check: Callable[[], object] = lambda: None,
-        keep_looking: bool = False,
-    ) -> None:
-        """Claim while slots are free and something is due (up to `limit` in all), collect
-        results as they come back; return once nothing is in flight.
-
-        With `keep_looking`, a claim that found too little is tried again, while calls are
-        still in flight, when a wake-up is signalled and at every check.
-        """
-        pipeline, exhausted = self._pipeline, False
-        next_check = time.monotonic() + CHECK_EVERY
-        try:
-            while True:
-                stopping = should_stop()
-                if stopping:
-                    pipeline.halt()
-                budget = pipeline.free if limit is None else limit - report.claimed
-                want = min(pipeline.free, self._batch_size, budget)
-                if not stopping and not exhausted and want > 0:
-                    got = pipeline.claim(worker_id=worker_id, limit=want)
-                    self._absorb(report, BatchReport(claimed=got))
-                    exhausted = got < want
-                    continue
-                if pipeline.in_flight == 0:
-                    return
-                self._absorb(report, pipeline.collect(timeout=next_check - time.monotonic()))
-                checked = time.monotonic() >= next_check
-                if checked:
-                    next_check = time.monotonic() + CHECK_EVERY
-                    every_check()
-                if exhausted and keep_looking:
-                    exhausted = not (checked or self._signalled(timedelta(0)))
-        except StorageUnavailableError:
-            self._finish_in_flight(report)
-            raise
-
-    def _signalled(self, timeout: timedelta) -> bool:
-        return self._wakeups is not None and self._wakeups.wait(timeout)
-
-    def _absorb(self, report: BatchReport, group: BatchReport) -> None:
-        if group.claimed or group.processed or group.lost or group.released:
-            report.add(group)
-            self._on_progress(group)
-
-    def _finish_in_flight(self, report: BatchReport) -> None:
-        """Write what the calls in flight return (the writes retry across reconnects)."""
-        self._pipeline.halt()
-        while self._pipeline.in_flight:
-            try:
-                self._absorb(report, self._pipeline.collect(timeout=CHECK_EVERY))
-            except StorageUnavailableError:
-                logger.warning("Results not written; their leases will run out")
 
 
 class _Run:
@@ -177,14 +127,24 @@ class _Run:
 
     def __init__(
         self,
-        dispatcher: Dispatcher,
         *,
+        pump: Pump,
+        repository: MessageRepository,
+        control: SchedulerControl,
+        receipts: ReceiptWriter,
+        wakeups: WakeUpSignal | None,
+        batch_size: int,
         beat: WorkerBeat,
         pacing: Pacing,
         stop: threading.Event,
         on_tick: Callable[[TickReport], None],
     ) -> None:
-        self.d = dispatcher
+        self.pump = pump
+        self.repository = repository
+        self.control = control
+        self.receipts = receipts
+        self.wakeups = wakeups
+        self.batch_size = batch_size
         self.beat = beat
         self.pacing = pacing
         self.stop = stop
@@ -197,7 +157,7 @@ class _Run:
         while not self.stop.is_set():
             try:
                 if not started:
-                    self.d._control.forget_workers(silent_for=WORKER_RETENTION)
+                    self.control.forget_workers(silent_for=WORKER_RETENTION)
                     started = True
                 self.tick()
                 failures = 0
@@ -223,17 +183,17 @@ class _Run:
             if self.pacing.drain and not self.pacing.once:
                 self.drain(report, started)
             else:
-                limit = None if self.pacing.drain else self.d._batch_size
-                self.pump(report, limit=limit)
+                limit = None if self.pacing.drain else self.batch_size
+                self.deliver(report, limit=limit)
         finally:
-            report.receipt_errors += self.d._receipts.flush()
+            report.receipt_errors += self.receipts.flush()
             report.seconds = time.monotonic() - started
             self.count(report)
         self.heartbeat(is_processing=False)
         self.on_tick(report)
 
-    def pump(self, report: TickReport, *, limit: int | None, keep_looking: bool = False) -> None:
-        self.d._pump(
+    def deliver(self, report: TickReport, *, limit: int | None, keep_looking: bool = False) -> None:
+        self.pump.run(
             self.beat.id,
             report=report,
             limit=limit,
@@ -246,17 +206,17 @@ class _Run:
         """Keep the pipeline full; between stretches of work wait for a wake-up. Returns after
         one interval of work (so a tick line is printed) or when stopped or switched off."""
         while not self.stop.is_set() and self.is_running:
-            self.pump(report, limit=None, keep_looking=True)
+            self.deliver(report, limit=None, keep_looking=True)
             if time.monotonic() - started >= self.interval or self.stop.is_set():
                 return
-            if report.claimed and self.d._pipeline.in_flight == 0:
+            if report.claimed and self.pump.pipeline.in_flight == 0:
                 return  # a stretch of work ended: report it, then wait in the next tick
             self.wait_for_work(self.until_due(), wake_early=True)
             self.check()
 
     def until_due(self) -> float:
         """Seconds until the earliest due message, at most one interval."""
-        due_in = self.d._repository.next_due_in()
+        due_in = self.repository.next_due_in()
         if due_in is None:
             return self.interval
         return min(self.interval, max(RECHECK_LOCKED, due_in.total_seconds()))
@@ -266,19 +226,19 @@ class _Run:
         deadline = time.monotonic() + seconds
         while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
             step = min(left, CHECK_EVERY)
-            if not wake_early or self.d._wakeups is None:
+            if not wake_early or self.wakeups is None:
                 self.stop.wait(step)
-            elif self.d._signalled(timedelta(seconds=step)):
+            elif self.wakeups.wait(timedelta(seconds=step)):
                 return
 
     def check(self) -> None:
         """Heartbeat and read the shared switch."""
-        self.heartbeat(is_processing=self.d._pipeline.in_flight > 0)
-        self.is_running = self.d._control.is_running()
+        self.heartbeat(is_processing=self.pump.pipeline.in_flight > 0)
+        self.is_running = self.control.is_running()
 
     def heartbeat(self, *, is_processing: bool) -> None:
         self.beat = dataclasses.replace(self.beat, is_processing=is_processing)
-        self.d._control.heartbeat(self.beat)
+        self.control.heartbeat(self.beat)
 
     def count(self, report: BatchReport) -> None:
         self.beat = dataclasses.replace(
