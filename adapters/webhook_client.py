@@ -188,14 +188,14 @@ class HttpWebhookSender:
         message_id = str(message.id)
         content = {"to": message.phone_number, "content": message.content}
         body = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
-        started_at, clock = datetime.now(UTC), time.monotonic()
+        clock = time.monotonic()
         try:
             response = self._transport.post(self._request_headers(message_id, body=body), body)
         except _CALL_ERRORS as exc:
             error = describe_error(exc, timeout=self._timeout)
             logger.debug("webhook call failed: %s", error, extra={"message_id": message_id})
-            return DeliveryOutcome(started_at=started_at, duration=_since(clock), error=error)
-        return self._outcome(response, message_id=message_id, started_at=started_at, clock=clock)
+            return DeliveryOutcome(duration=_since(clock), error=error)
+        return self._outcome(response, message_id=message_id, clock=clock)
 
     def close(self) -> None:
         self._transport.close()
@@ -223,9 +223,7 @@ class HttpWebhookSender:
             )
         return headers
 
-    def _outcome(
-        self, response: Response, *, message_id: str, started_at: datetime, clock: float
-    ) -> DeliveryOutcome:
+    def _outcome(self, response: Response, *, message_id: str, clock: float) -> DeliveryOutcome:
         body, status = response.body, response.status
         if response.cut is not None:
             text = "webhook response body for message %s cut at %d bytes: %s"
@@ -237,7 +235,6 @@ class HttpWebhookSender:
             logger.warning(text, message_id, status, extra={"message_id": message_id})
         retry_after = parse_retry_after(response.headers.get("retry-after"), now=datetime.now(UTC))
         return DeliveryOutcome(
-            started_at=started_at,
             duration=_since(clock),
             status_code=status,
             external_id=found_id,

@@ -17,7 +17,6 @@ class DeliveryOutcome:
     (timeout, refused connection, TLS failure...).
     """
 
-    started_at: datetime
     duration: timedelta
     status_code: int | None = None
     error: str | None = None

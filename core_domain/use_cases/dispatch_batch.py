@@ -101,7 +101,6 @@ class DispatchBatch:
     def _send(self, message: Message, should_stop: Callable[[], bool]) -> DeliveryOutcome | None:
         if should_stop():
             return None
-        started = self._clock.now()
         try:
             return self._sender.send(message)
         except Exception as exc:  # noqa: BLE001 - a sender bug must not lose the message
@@ -110,9 +109,7 @@ class DispatchBatch:
                 message.id,
                 extra={"message_id": str(message.id)},
             )
-            return DeliveryOutcome(
-                started_at=started, duration=timedelta(0), error=f"internal error: {exc!r}"
-            )
+            return DeliveryOutcome(duration=timedelta(0), error=f"internal error: {exc!r}")
 
     def _judge(self, message: Message, outcome: DeliveryOutcome) -> Finalization:
         now = self._clock.now()
@@ -121,7 +118,7 @@ class DispatchBatch:
         attempt = DeliveryAttempt(
             message_id=message.id,
             attempt_number=updated.attempt_count,
-            started_at=outcome.started_at,
+            started_at=now - outcome.duration,
             duration_ms=max(0, round(outcome.duration.total_seconds() * 1000)),
             status_code=outcome.status_code,
             outcome=decision.outcome,

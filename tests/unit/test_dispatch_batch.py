@@ -29,7 +29,6 @@ POLICY = RetryPolicy(max_retries=3, backoff_base=timedelta(seconds=1), random_fr
 
 def accepted(external_id: str | None = "ext-1") -> DeliveryOutcome:
     return DeliveryOutcome(
-        started_at=T0,
         duration=timedelta(milliseconds=7),
         status_code=202,
         external_id=external_id,
@@ -38,9 +37,7 @@ def accepted(external_id: str | None = "ext-1") -> DeliveryOutcome:
 
 
 def answered(status: int, **fields) -> DeliveryOutcome:
-    return DeliveryOutcome(
-        started_at=T0, duration=timedelta(milliseconds=7), status_code=status, **fields
-    )
+    return DeliveryOutcome(duration=timedelta(milliseconds=7), status_code=status, **fields)
 
 
 class Setup:

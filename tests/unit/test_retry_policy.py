@@ -20,13 +20,11 @@ NO_JITTER = RetryPolicy(
 
 
 def answered(status: int, **fields) -> DeliveryOutcome:
-    return DeliveryOutcome(
-        started_at=T0, duration=timedelta(milliseconds=5), status_code=status, **fields
-    )
+    return DeliveryOutcome(duration=timedelta(milliseconds=5), status_code=status, **fields)
 
 
 def no_response(error: str) -> DeliveryOutcome:
-    return DeliveryOutcome(started_at=T0, duration=timedelta(seconds=30), error=error)
+    return DeliveryOutcome(duration=timedelta(seconds=30), error=error)
 
 
 @pytest.mark.parametrize("status", [200, 201, 202, 204, 299])
