@@ -257,7 +257,7 @@ SETTINGS: tuple[Setting, ...] = (
         _duration,
         _DURATION,
         "30s",
-        "connect and read timeout of one webhook call",
+        "the longest one webhook call takes, connect to last byte",
     ),
     Setting(
         "WEBHOOK_MAX_RETRIES",
