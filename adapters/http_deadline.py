@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import os
 import socket
 import threading
 import time
@@ -65,10 +66,14 @@ class Watchdog:
     """One daemon thread and a heap of call deadlines; calls begin and end on their threads."""
 
     def __init__(self) -> None:
+        self._order = itertools.count()  # ties on `at` never compare the calls
+        self.forget_calls()
+
+    def forget_calls(self) -> None:
+        """Start afresh: a forked child has no watchdog thread and may inherit a held lock."""
         self._lock = threading.Lock()
         self._wakeup = threading.Condition(self._lock)
         self._heap: list[tuple[float, int, CallDeadline]] = []
-        self._order = itertools.count()  # ties on `at` never compare the calls
         self._thread: threading.Thread | None = None
         self._sleeps_until = math.inf  # the deadline the watchdog thread waits for
 
@@ -146,3 +151,4 @@ def _shut(handle: socket.socket) -> None:
 
 
 WATCHDOG = Watchdog()  # its thread starts with the first call
+os.register_at_fork(after_in_child=WATCHDOG.forget_calls)  # run_dispatcher --processes forks
