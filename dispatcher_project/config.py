@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from django.core.exceptions import ImproperlyConfigured
 
+from adapters.webhook_signing import signing_key
 from core_domain.values import parse_duration
 
 
@@ -24,6 +27,7 @@ class Setting:
     expected: str
     default: Any
     help: str
+    shown: Callable[[Any], str | None] = repr  # how a bad value appears in the error (None: not)
 
 
 def _text(value: Any) -> str:
@@ -92,8 +96,42 @@ def _choice(*allowed: str) -> Callable[[Any], str]:
 
 def _http_url(value: Any) -> str:
     text = _text(value)
-    if text and not text.startswith(("http://", "https://")):
-        raise ValueError(text)
+    if not text:
+        return text
+    parts = urlsplit(text)  # raises ValueError for a malformed [IPv6] host
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or parts.port == 0:
+        raise ValueError("not an http(s) URL")
+    if not text.isprintable() or any(character.isspace() for character in text):
+        raise ValueError("spaces or control characters")
+    return text
+
+
+def _shown_url(value: Any) -> str | None:
+    """scheme://host[:port]/path of a URL: its userinfo and query may hold credentials."""
+    try:
+        parts = urlsplit(_text(value))
+    except ValueError:
+        return None
+    host = parts.netloc.rpartition("@")[2]
+    return repr(f"{parts.scheme}://{host}{parts.path}") if parts.scheme and host else None
+
+
+def _hidden(value: Any) -> None:
+    """A secret is never repeated, not even in part."""
+    return None
+
+
+def _token(value: Any) -> str:
+    text = _text(value)
+    if not (text.isascii() and text.isprintable()):
+        raise ValueError("not a printable ASCII token")
+    return text
+
+
+def _signing_secret(value: Any) -> str:
+    text = _text(value)
+    if text:
+        signing_key(text)  # raises ValueError
     return text
 
 
@@ -202,14 +240,16 @@ SETTINGS: tuple[Setting, ...] = (
         "an http:// or https:// URL",
         "",
         "where messages are POSTed; empty = the bundled demo receiver under `make run`",
+        _shown_url,
     ),
     Setting(
         "WEBHOOK_AUTH_TOKEN",
         ("webhook", "auth_token"),
-        _text,
-        "a token",
+        _token,
+        "a token of printable ASCII characters",
         "",
         "sent as `Authorization: Bearer` to the webhook when set",
+        _hidden,
     ),
     Setting(
         "WEBHOOK_TIMEOUT",
@@ -217,7 +257,7 @@ SETTINGS: tuple[Setting, ...] = (
         _duration,
         _DURATION,
         "30s",
-        "connect and read timeout of one webhook call",
+        "the longest one webhook call takes, connect to last byte",
     ),
     Setting(
         "WEBHOOK_MAX_RETRIES",
@@ -246,10 +286,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "WEBHOOK_SIGNING_SECRET",
         ("webhook", "signing_secret"),
-        _text,
+        _signing_secret,
         "whsec_<base64>",
         "",
         "Standard Webhooks signing secret; empty = unsigned",
+        _hidden,
     ),
     Setting(
         "WEBHOOK_LEASE",
@@ -353,13 +394,57 @@ def load(base_dir: Path, environ_map: dict[str, str] | None = None) -> dict[str,
         try:
             values[setting.env] = setting.parse(raw)
         except (ValueError, TypeError):
+            shown = setting.shown(raw)
+            got = "" if shown is None else f", got {shown}"
             raise ImproperlyConfigured(
-                f"{setting.env}: expected {setting.expected}, got {raw!r} (from {origin})"
+                f"{setting.env}: expected {setting.expected}{got} (from {origin})"
             ) from None
     values["DATABASE_URL"] = values["DATABASE_URL"] or _composed_db_url(document)
+    values["WEBHOOK_PROXIES"] = webhook_proxies(values["WEBHOOK_URL"], source)
+    values["WEBHOOK_CA_BUNDLE"] = webhook_ca_bundle(source)
     if values["ENVIRONMENT"] != "development":
         _check_deployable(values)
     return values
+
+
+def webhook_proxies(url: str, environ_map: Mapping[str, str]) -> dict[str, str]:
+    """The proxy for `url` from http_proxy/https_proxy/all_proxy and no_proxy, in requests'
+    form ({"https": "http://proxy:3128"}); {} when none applies. The rules are
+    urllib.request's: lower-case names win, and HTTP_PROXY is ignored under CGI."""
+    found: dict[str, str] = {}
+    for lower_case in (False, True):
+        for name, value in environ_map.items():
+            if name.lower().endswith("_proxy") and (name == name.lower()) is lower_case:
+                scheme = name[:-6].lower()
+                if value:
+                    found[scheme] = value
+                else:
+                    found.pop(scheme, None)
+        if not lower_case and "REQUEST_METHOD" in environ_map:
+            found.pop("http", None)
+    try:
+        parts = urlsplit(url)
+        host, scheme = parts.hostname or "", parts.scheme.lower()
+    except ValueError:
+        return {}
+    proxy = found.get(scheme) or found.get("all")
+    if not (proxy and host) or urllib.request.proxy_bypass_environment(host, found):
+        return {}
+    return {scheme: proxy}
+
+
+def webhook_ca_bundle(environ_map: Mapping[str, str]) -> str:
+    """REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE (a file or a directory), as requests reads them;
+    "" for certifi's bundle."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        path = _text(environ_map.get(name))
+        if path and not Path(path).exists():
+            raise ImproperlyConfigured(
+                f"{name}: expected a CA bundle file or directory, got {path!r} (not found)"
+            )
+        if path:
+            return path
+    return ""
 
 
 def _check_deployable(values: dict[str, Any]) -> None:

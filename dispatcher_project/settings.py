@@ -173,6 +173,8 @@ DISPATCHER = {
         "auth_token": CONF["WEBHOOK_AUTH_TOKEN"],
         "timeout": CONF["WEBHOOK_TIMEOUT"],
         "signing_secret": CONF["WEBHOOK_SIGNING_SECRET"],
+        "proxies": CONF["WEBHOOK_PROXIES"],  # for the webhook URL, from *_proxy / no_proxy
+        "ca_bundle": CONF["WEBHOOK_CA_BUNDLE"],  # "" = certifi's
     },
     "retry": {
         "max_retries": CONF["WEBHOOK_MAX_RETRIES"],

@@ -111,3 +111,32 @@ def test_an_idle_drain_delivers_new_messages_and_retries_without_waiting_for_the
     first, second = (r.received_at for r in receiver.requests if r.idempotency_key == key)
     print(f"retry due after 0.8-1 s went out {second - first:.2f} s after the failure")
     assert 0.75 <= second - first < 10.0
+
+
+def test_a_stalling_receiver_never_gets_two_calls_for_one_message_at_once(
+    receiver, seed, tmp_path
+) -> None:
+    """Every call ends within WEBHOOK_TIMEOUT, so it always ends inside its lease: with a lease
+    only 0.8 s longer than the timeout, a call that ran on would overlap the next claim."""
+    messages = seed(6)
+    # Headers just before the deadline, then a body that drips for a minute.
+    receiver.script(*[Reply(status=503, delay=0.95, action="drip", drip_interval=0.3)] * 100)
+    env = dispatcher_env(webhook_url=receiver.url, WEBHOOK_TIMEOUT="1s", WEBHOOK_LEASE="1800ms",
+                         WEBHOOK_MAX_RETRIES="2")  # fmt: skip
+    args = ["--drain", "--interval", "1s", "--batch-size", "3", "--concurrency", "3"]
+    first = start("first", args, env=env, logs=tmp_path)
+    second = start("second", args, env=env, logs=tmp_path)
+    try:
+        wait_until(
+            lambda: models.Message.objects.filter(status="FAILED").count() == 6,
+            timeout=90,
+            what="every message FAILED after its retries",
+        )
+    finally:
+        codes = [first.stop(), second.stop()]
+    assert codes == [0, 0], first.output + second.output
+    assert receiver.overlapping == set(), "a message had two calls open at once"
+    assert receiver.counts() == {str(m.id): 3 for m in messages}
+    durations = list(models.DeliveryAttempt.objects.values_list("duration_ms", flat=True))
+    assert len(durations) == 18 and max(durations) <= 2000, durations
+    assert set(models.DeliveryAttempt.objects.values_list("status_code", flat=True)) <= {503, None}

@@ -23,6 +23,7 @@ from adapters.webhook_client import (
 )
 from core_domain.delivery import AttemptOutcome, DeliveryOutcome
 from core_domain.retry import Decision, RetryPolicy
+from dispatcher_project import config
 from tests.fakes import a_message
 from tests.integration.receivers import Reply, ScriptedReceiver, closed_port
 
@@ -287,17 +288,23 @@ def test_a_reset_before_any_answer_is_a_connection_error(receiver, make_sender) 
 
     assert (outcome.status_code, outcome.error) == (None, "connection reset")
     assert decide(outcome).outcome is AttemptOutcome.RETRY_SCHEDULED
-    assert receiver.count(str(message.id)) == 2  # one immediate re-try on a fresh connection
+    # A new connection is never re-tried inside the call: the receiver may have acted on it.
+    assert receiver.count(str(message.id)) == 1
 
 
-def test_a_single_dropped_connection_is_retried_at_once(receiver, make_sender) -> None:
+def test_a_pooled_connection_dropped_before_any_answer_is_resent_at_once(
+    receiver, make_sender
+) -> None:
+    sender, first, second = make_sender(receiver.url), a_message(), a_message()
+    assert sender.send(first).is_success
     receiver.script(Reply(action="reset"))
-    message = a_message()
 
-    outcome = make_sender(receiver.url).send(message)
+    outcome = sender.send(second)
 
     assert outcome.is_success
-    assert receiver.count(str(message.id)) == 2
+    assert receiver.count(str(second.id)) == 2
+    requests = receiver.requests
+    assert requests[0].connection == requests[1].connection != requests[2].connection
 
 
 def test_a_stale_keep_alive_connection_is_replaced_transparently(receiver, make_sender) -> None:
@@ -360,20 +367,28 @@ def test_errors_and_logs_never_show_credentials(make_sender, caplog) -> None:
         assert not [r for r in ours if secret in r.getMessage()]
 
 
-def test_a_configured_proxy_is_used(receiver, make_sender, monkeypatch) -> None:
-    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{receiver.port}")
+def test_a_configured_proxy_is_used(receiver, make_sender) -> None:
+    proxies = {"http": f"http://127.0.0.1:{receiver.port}"}
 
-    outcome = make_sender("http://webhook.invalid/hook").send(a_message())
+    outcome = make_sender("http://webhook.invalid/hook", proxies=proxies).send(a_message())
 
     assert outcome.is_success
     assert receiver.requests[0].path == "http://webhook.invalid/hook"
 
 
-def test_a_host_in_no_proxy_is_reached_directly(receiver, make_sender, monkeypatch) -> None:
-    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{closed_port()}")
-    monkeypatch.setenv("no_proxy", "127.0.0.1")
+def test_a_host_in_no_proxy_is_reached_directly(receiver, make_sender) -> None:
+    environment = {"http_proxy": f"http://127.0.0.1:{closed_port()}", "no_proxy": "127.0.0.1"}
+    proxies = config.webhook_proxies(receiver.url, environment)
 
-    outcome = make_sender(receiver.url).send(a_message())
+    outcome = make_sender(receiver.url, proxies=proxies).send(a_message())
 
     assert outcome.is_success
     assert receiver.requests[0].path == "/webhook"
+
+
+def test_the_sender_never_reads_proxies_from_the_environment(
+    receiver, make_sender, monkeypatch
+) -> None:
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{closed_port()}")
+
+    assert make_sender(receiver.url).send(a_message()).is_success
