@@ -115,7 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.receiver._call_ended(self.headers.get("Idempotency-Key"))
 
     def _reply(self, reply: Reply) -> None:
-        if reply.delay and self.server.receiver._stopping.wait(reply.delay):
+        if reply.delay and self._hung_up_within(reply.delay):
             self.close_connection = True
             return
         if reply.action == "reset":
@@ -138,10 +138,27 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
             return
         for index in range(len(payload)):
-            if self.server.receiver._stopping.wait(reply.drip_interval):
+            if self._hung_up_within(reply.drip_interval):
                 break
             self.wfile.write(payload[index : index + 1])
         self.close_connection = True
+
+    def _hung_up_within(self, seconds: float) -> bool:
+        """Wait `seconds`; True at once if the client hung up or the receiver is stopping, so a
+        call the client gave up on ends here too (the overlap check counts open calls)."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self.server.receiver._stopping.is_set():
+                return True
+            readable, _, _ = select.select([self.connection], [], [], min(left, 0.02))
+            if readable:
+                try:
+                    if not self.connection.recv(1, socket.MSG_PEEK):
+                        return True
+                except OSError:
+                    return True
+                return self.server.receiver._stopping.wait(left)  # bytes, not a hang-up
+        return self.server.receiver._stopping.is_set()
 
     def _reset(self) -> None:
         """Close with SO_LINGER 0: the client gets a TCP reset, not an orderly end of stream."""
