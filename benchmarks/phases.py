@@ -16,7 +16,7 @@ from typing import Any
 
 from benchmarks import api_load, ceiling, claim, memory, peers, procs
 from benchmarks.drain import DrainConfig, drain
-from benchmarks.receivers import Receiver, receiver
+from benchmarks.receivers import Latency, Receiver, receiver
 
 SECTIONS = ("drain", "peers", "slow", "claim", "api", "memory")
 PEERS = (("celery", peers.celery_drain), ("procrastinate", peers.procrastinate_drain))
@@ -84,7 +84,7 @@ def throughput(args: Any, results: dict, hook: Receiver) -> None:
 
 def slow_receiver(args: Any) -> dict:
     """Section 4: the 64-thread requests loop and the dispatcher at -c 64, alternated."""
-    with receiver("python", delay_ms=args.slow_ms) as hook:
+    with receiver("python", latency=Latency(args.slow_ms)) as hook:
         found: dict[str, Any] = {"receiver": hook.kind}
         config = DrainConfig(args.messages, 1, 64, args.batch_size)
         for number in range(args.repeat):
