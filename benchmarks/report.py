@@ -127,7 +127,6 @@ def title(results: dict) -> str:
 
 def notes(results: dict) -> list[str]:
     api, slow = group(results, "api"), group(results, "slow_receiver")
-    tail, slow200 = group(results, "tail"), group(results, "slow200")
     found = [
         "How: msgs/s of run_dispatcher = SENT / (last - first sent_at) in the database; of loops "
         "and peers = distinct Idempotency-Keys / (last - first answer) at the receiver.",
@@ -136,12 +135,6 @@ def notes(results: dict) -> list[str]:
         "(not the checkpointer, WAL writer or autovacuum); receiver = its processes, /proc.",
         f"Slow receiver: {slow.get('receiver', '-')}. Peers: jobs enqueued first (timed "
         "apart), then workers drain; ratio = our 2-process drain / the peer's drain.",
-        f"Tail: {tail.get('receiver', '-')}; slow200: {slow200.get('receiver', '-')}. Both "
-        "sides of these two are timed at the receiver (distinct keys / first to last answer, "
-        "logged as each answer leaves), and the last 100 calls of every run hold one slow one.",
-        "Sliding window: benchmarks/window_sender.py, C threads with a requests.Session each, "
-        "a new call as soon as one ends. Receiver alone: two such processes sharing C; its CPU "
-        "ms per answer bounds what it takes on one core. slow200 ideal: 256 calls / the delay.",
         "Claim: DjangoMessageRepository.claim_batch timed with its commit, the rows released "
         "untimed between samples; tables bulk-loaded with generate_series, then VACUUM ANALYZE.",
         f"API: gunicorn -c gunicorn.conf.py, WEB_CONCURRENCY={api.get('workers', '-')}, "
@@ -150,12 +143,30 @@ def notes(results: dict) -> list[str]:
         f"connections for {api.get('seconds', '-')} s per phase.",
         "Everything (receiver, PostgreSQL, clients, dispatchers, gunicorn) shares this "
         "machine's CPUs, and other work may run too: absolute figures drift, ratios are the point.",
+        *_late_notes(results),
     ]
     names = ("receiver", "claim", "api", "memory", "slow_receiver", "tail", "slow200")
     sections = [(name,) for name in names]
     for path in (*sections, *RUN_GROUPS):
         found += _problem(path, group(results, *path))
     return found
+
+
+def _late_notes(results: dict) -> list[str]:
+    """How the tail and slow200 sections were measured, when either ran."""
+    tail, slow200 = group(results, "tail"), group(results, "slow200")
+    every = results["meta"]["options"].get("tail_every", "-")
+    if "receiver" not in tail and "receiver" not in slow200:
+        return []
+    return [
+        f"Tail: {tail.get('receiver', '-')}; slow200: {slow200.get('receiver', '-')}. Both "
+        "sides of these two are timed at the receiver (distinct keys / first to last answer, "
+        f"logged as each answer leaves). In tail, any {every} calls in a row hold exactly one "
+        "slow one (the receiver counts them), so every run, either side's, ends with a slow one.",
+        "Sliding window: benchmarks/window_sender.py, C threads with a requests.Session each in "
+        "one process, a new call as soon as one ends. Receiver alone: two such processes sharing "
+        "C; its CPU ms per answer bounds what it takes on one core. slow200 ideal: 256 / delay.",
+    ]
 
 
 def _problem(path: tuple, found: dict) -> list[str]:
