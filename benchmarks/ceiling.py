@@ -1,8 +1,9 @@
-"""Section 2 and half of 4: the same payloads POSTed by plain requests loops, no database.
+"""Section 2 and the baselines of 4, tail and slow200: the same payloads, no database.
 
-The loops run as separate processes (benchmarks/client_loop.py) so their CPU comes from wait4,
-like the dispatcher's; msgs/s is distinct keys / (last - first arrival) at the receiver. Also
-the receiver's own capacity: pipelined raw HTTP from two processes for a few seconds.
+The plain requests loops (benchmarks/client_loop.py) and the sliding-window senders
+(benchmarks/window_sender.py) run as separate processes so their CPU comes from wait4, like the
+dispatcher's; msgs/s is distinct keys / (last - first answer) at the receiver. Also the
+receiver's own capacity: pipelined raw HTTP from two processes for a few seconds.
 """
 
 from __future__ import annotations
@@ -20,12 +21,37 @@ def requests_loop(
     receiver: Receiver, *, messages: int, processes: int = 1, threads: int = 1
 ) -> dict[str, float]:
     """`messages` POSTs split over `processes` loop processes of `threads` threads each."""
-    receiver.mark()
-    receiver_before = receiver.cpu_ms()
-    shares = [messages // processes + (n < messages % processes) for n in range(processes)]
+    shares = _shares(messages, processes)
     argvs = [_client("loop", receiver.url, "--count", str(share), "--threads", str(threads))
              for share in shares]  # fmt: skip
-    popens = [procs.spawn(argv, env=procs.child_env(), log="client-loop.log") for argv in argvs]
+    return _clients(receiver, argvs, messages=messages, log="client-loop.log")
+
+
+def window_sender(
+    receiver: Receiver, *, messages: int, concurrency: int, processes: int = 1
+) -> dict[str, float]:
+    """`messages` POSTs by sliding-window senders, `concurrency` calls in flight in all."""
+    argvs = [
+        [procs.PYTHON, "-m", "benchmarks.window_sender", "--url", receiver.url,
+         "--count", str(share), "--concurrency", str(window)]
+        for share, window in zip(
+            _shares(messages, processes), _shares(concurrency, processes), strict=True
+        )
+    ]  # fmt: skip
+    return _clients(receiver, argvs, messages=messages, log="window-sender.log")
+
+
+def _shares(total: int, parts: int) -> list[int]:
+    return [total // parts + (n < total % parts) for n in range(parts)]
+
+
+def _clients(
+    receiver: Receiver, argvs: list[list[str]], *, messages: int, log: str
+) -> dict[str, float]:
+    """Run the client processes to their end; what the receiver saw and everyone's CPU."""
+    receiver.mark()
+    receiver_before = receiver.cpu_ms()
+    popens = [procs.spawn(argv, env=procs.child_env(), log=log) for argv in argvs]
     try:
         usages = [wait_child(p, timeout=max(180.0, messages / 50)) for p in popens]
     finally:

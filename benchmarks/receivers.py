@@ -1,8 +1,9 @@
 """The webhook receivers: nginx from Debian's packages when installed, else the bundled one.
 
 Both answer every POST with 202 `{"message":"Accepted","messageId":...}` over keep-alive and
-append `<unix time> <Idempotency-Key>` per request to a log, which is how every run counts
-deliveries, duplicates and its first-to-last delivery span at the receiver.
+append `<unix time> <Idempotency-Key>` per request, when its answer leaves, to a log, which is
+how every run counts deliveries, duplicates and its first-to-last delivery span at the receiver.
+Only the bundled one can answer late (`Latency`): the slow, heavy-tailed and 200 ms receivers.
 """
 
 from __future__ import annotations
@@ -133,21 +134,47 @@ def _start_nginx(binary: str, workdir: Path, port: int) -> Receiver:
     return Receiver(kind=kind, popen=popen, port=port, log=workdir / "keys.log")
 
 
-def _start_bundled(workdir: Path, port: int, *, delay_ms: float) -> Receiver:
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """The bundled receiver's delays (ms): every answer, and every `tail_every`-th instead."""
+
+    delay_ms: float = 0.0
+    tail_ms: float = 0.0
+    tail_every: int = 0
+
+    @property
+    def is_instant(self) -> bool:
+        return not self.delay_ms and not (self.tail_every and self.tail_ms)
+
+    def argv(self) -> list[str]:
+        found = ["--delay-ms", str(self.delay_ms)]
+        return found + ["--tail-ms", str(self.tail_ms), "--tail-every", str(self.tail_every)]
+
+    def describe(self) -> str:
+        found = f", {self.delay_ms:g} ms per answer" if self.delay_ms else ""
+        if self.tail_every:
+            found += f", 1 in {self.tail_every} after {self.tail_ms:g} ms"
+        return found
+
+
+def _start_bundled(workdir: Path, port: int, *, latency: Latency) -> Receiver:
     log = workdir / "keys.log"
     argv = [procs.PYTHON, "-m", "benchmarks.receiver_server", "--port", str(port)]
-    argv += ["--log", str(log), "--delay-ms", str(delay_ms)]
+    argv += ["--log", str(log), *latency.argv()]
     popen = procs.spawn(argv, env=procs.child_env(), log="receiver.log")
-    delay = f", {delay_ms:g} ms per answer" if delay_ms else ""
-    kind = f"bundled asyncio receiver (benchmarks/receiver_server.py, 1 process{delay})"
+    kind = (
+        f"bundled asyncio receiver (benchmarks/receiver_server.py, 1 process{latency.describe()})"
+    )
     return Receiver(kind=kind, popen=popen, port=port, log=log)
 
 
 @contextmanager
-def receiver(choice: str = "auto", *, delay_ms: float = 0.0) -> Iterator[Receiver]:
-    """A receiver for the block: `nginx`, `python` or `auto` (nginx when installed, no delay)."""
+def receiver(choice: str = "auto", *, latency: Latency | None = None) -> Iterator[Receiver]:
+    """A receiver for the block: `nginx`, `python` or `auto` (nginx if installed and instant)."""
+    latency = latency or Latency()
     binary = nginx_binary()
-    use_nginx = choice == "nginx" or (choice == "auto" and binary is not None and not delay_ms)
+    is_auto_nginx = choice == "auto" and binary is not None and latency.is_instant
+    use_nginx = choice == "nginx" or is_auto_nginx
     if use_nginx and binary is None:
         raise RuntimeError("--receiver nginx: nginx is not installed")
     port = procs.free_port()
@@ -155,7 +182,7 @@ def receiver(choice: str = "auto", *, delay_ms: float = 0.0) -> Iterator[Receive
         found = (
             _start_nginx(binary, Path(workdir), port)
             if use_nginx and binary
-            else _start_bundled(Path(workdir), port, delay_ms=delay_ms)
+            else _start_bundled(Path(workdir), port, latency=latency)
         )
         try:
             procs.wait_for_port(port, timeout=20, process=found.popen)

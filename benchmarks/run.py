@@ -1,6 +1,7 @@
 """`make bench`: the dispatcher's throughput, latency and memory against peers, as one table.
 
 Usage: python benchmarks/run.py [--quick] [--messages 20000] [--repeat 3] [--sections ...]
+       python benchmarks/run.py --sections tail,slow200   (the late-receiver sections alone)
 Writes benchmarks/results/bench.json (every run, medians and targets); each process it starts
 logs to benchmarks/results/bench-logs/. Never asserts a time: targets are ratios, met or not.
 """
@@ -18,9 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("drain", "peers", "slow", "claim", "api", "memory")
+SECTIONS = ("drain", "peers", "slow", "tail", "slow200", "claim", "api", "memory")
 QUICK = {"messages": 300, "repeat": 1, "api_seconds": 2.0, "claim_rows": (10_000, 50_000),
-         "claim_samples": 10, "memory_messages": 1_000, "blast": 1.0}  # fmt: skip
+         "claim_samples": 10, "memory_messages": 1_000, "blast": 1.0,
+         "tail_messages": 200, "tail_ms": 200.0, "slow200_messages": 200,
+         "slow200_ms": 20.0}  # fmt: skip
 
 
 def _pair(text: str) -> tuple[int, int]:
@@ -49,6 +52,12 @@ def parser() -> argparse.ArgumentParser:
     add("--receiver", choices=["auto", "nginx", "python"], default="auto")
     add("--loadgen", choices=["auto", "wrk", "python"], default="auto")
     add("--slow-ms", type=float, default=20.0, help="the slow receiver's delay per answer")
+    add("--tail-messages", type=int, default=5_000, help="N for the tail section")
+    add("--tail-fast-ms", type=float, default=5.0, help="the heavy-tailed receiver's usual delay")
+    add("--tail-ms", type=float, default=2_000.0, help="its delay for 1 call in --tail-every")
+    add("--tail-every", type=int, default=100)
+    add("--slow200-messages", type=int, default=10_000, help="N for the slow200 section")
+    add("--slow200-ms", type=float, default=200.0, help="the slow200 receiver's delay")
     add("--claim-rows", type=_pair, default=(10_000, 1_000_000), help="SMALL,LARGE")
     add("--claim-samples", type=int, default=50, help="timed claims per run")
     add("--api-seconds", type=float, default=20.0)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from tests.e2e.processes import ROOT
 
-SECTIONS = ("meta", "receiver", "drain", "ceiling", "peers", "slow_receiver", "claim", "api",
-            "memory", "targets", "notes")  # fmt: skip
+SECTIONS = ("meta", "receiver", "drain", "ceiling", "peers", "slow_receiver", "tail", "slow200",
+            "claim", "api", "memory", "targets", "notes")  # fmt: skip
 
 
 def _errors(found: object, path: str = "") -> list[str]:
@@ -43,4 +43,6 @@ def test_the_quick_benchmark_fills_every_section(tmp_path: Path) -> None:
     integrity = next(t for t in report["targets"] if t["id"] == "integrity")
     assert integrity["met"] is True and integrity["runs"] >= 8
     assert "drain 1 process: msgs/s" in result.stdout
+    assert "sliding window 64" in result.stdout and "ideal 256 / delay" in result.stdout
+    assert report["tail"]["dispatcher"]["runs"] and report["slow200"]["dispatcher"]["runs"]
     assert report["claim"]["index_used"] is True
