@@ -46,12 +46,15 @@ class UseCases:
     dispatcher_status: GetDispatcherStatus
 
 
-def _repository(*, reconnect_delays: tuple[float, ...] = ()) -> DjangoMessageRepository:
+def _repository(
+    *, reconnect_delays: tuple[float, ...] = (), prepare: bool = False
+) -> DjangoMessageRepository:
     return DjangoMessageRepository(
         messages=models.Message,
         attempts=models.DeliveryAttempt,
         idempotency_keys=models.IdempotencyKey,
         reconnect_delays=reconnect_delays,
+        prepare=prepare,
     )
 
 
@@ -135,7 +138,9 @@ def build_dispatcher(
     sender = HttpWebhookSender.from_conf(
         conf["webhook"], version=conf["version"], pool_size=concurrency
     )
-    repository = _repository(reconnect_delays=OUTAGE_DELAYS)
+    # A dispatcher has a session of its own and keeps its statements prepared; the API's
+    # dispatcher may sit behind a transaction-mode pooler.
+    repository = _repository(reconnect_delays=OUTAGE_DELAYS, prepare=wakeups)
     receipts = ReceiptWriter(cache=DjangoRedisReceiptCache(ttl=conf["receipt_ttl"]))
     pipeline = DeliveryPipeline(
         repository=repository,

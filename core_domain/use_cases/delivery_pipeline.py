@@ -66,7 +66,7 @@ class BatchReport(DeliveryCounts):
 
 
 @dataclass(frozen=True, slots=True)
-class _Call:
+class Call:
     """A claimed message back from a send thread; `outcome` None: it was never sent."""
 
     message: Message
@@ -101,7 +101,7 @@ class DeliveryPipeline:
         self.concurrency = concurrency
         self.in_flight = 0
         self._work: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
-        self._results: queue.SimpleQueue[_Call] = queue.SimpleQueue()
+        self._results: queue.SimpleQueue[Call] = queue.SimpleQueue()
         self._halted = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -121,19 +121,24 @@ class DeliveryPipeline:
             self._work.put(message)
         return len(claimed)
 
-    def collect(self, *, timeout: float) -> BatchReport:
-        """Wait up to `timeout` seconds for a result, then write every result that is back."""
-        report = BatchReport()
+    def collect(self, *, timeout: float) -> list[Call]:
+        """Wait up to `timeout` seconds for a call to end; every call that has ended, with its
+        slot freed (so the owner can claim again before writing them)."""
         try:
             calls = [self._results.get(timeout=max(0.0, timeout))]
         except queue.Empty:
-            return report
+            return []
         while len(calls) < MAX_GROUP:
             try:
                 calls.append(self._results.get_nowait())
             except queue.Empty:
                 break
-        self.in_flight -= len(calls)  # before writing: a failed write must not leak slots
+        self.in_flight -= len(calls)
+        return calls
+
+    def write(self, calls: list[Call]) -> BatchReport:
+        """Write the results of `calls` in one statement; release the ones never sent."""
+        report = BatchReport()
         unsent = [c.message for c in calls if c.outcome is None]
         if unsent:
             report.released = self._repository.release(unsent)
@@ -163,9 +168,9 @@ class DeliveryPipeline:
         while (message := self._work.get()) is not None:
             started = time.monotonic()
             if self._halted.is_set():
-                self._results.put(_Call(message, started, None))
+                self._results.put(Call(message, started, None))
                 continue
-            self._results.put(_Call(message, started, self._send(message)))
+            self._results.put(Call(message, started, self._send(message)))
 
     def _send(self, message: Message) -> DeliveryOutcome:
         started = time.monotonic()
@@ -182,7 +187,7 @@ class DeliveryPipeline:
                 error=f"internal error: {type(exc).__name__}",
             )
 
-    def _write(self, calls: list[_Call], report: BatchReport) -> None:
+    def _write(self, calls: list[Call], report: BatchReport) -> None:
         if not calls:
             return
         now = time.monotonic()

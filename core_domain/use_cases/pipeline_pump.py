@@ -9,11 +9,14 @@ from datetime import timedelta
 
 from core_domain.errors import StorageUnavailableError
 from core_domain.ports import WakeUpSignal
-from core_domain.use_cases.delivery_pipeline import BatchReport, DeliveryPipeline
+from core_domain.use_cases.delivery_pipeline import BatchReport, Call, DeliveryPipeline
 
 logger = logging.getLogger(__name__)
 
 CHECK_EVERY = 1.0  # seconds between the owner's checks (heartbeat, switch) while pumping
+# Results are written in groups: at most WRITE_GROUP at once, none waiting over WRITE_WINDOW s.
+WRITE_GROUP = 100
+WRITE_WINDOW = 0.02
 
 
 def _nothing() -> None:
@@ -61,7 +64,7 @@ class Pump:
         still in flight: when a wake-up is signalled, and at every check. A lost database is
         raised as StorageUnavailableError once the calls in flight are written (or not).
         """
-        pipeline, exhausted = self.pipeline, False
+        pipeline, exhausted, ended, ended_at = self.pipeline, False, [], 0.0
         next_check = time.monotonic() + CHECK_EVERY
         try:
             while True:
@@ -71,13 +74,29 @@ class Pump:
                 budget = pipeline.free if limit is None else limit - report.claimed
                 want = min(pipeline.free, self._batch_size, budget)
                 if not stopping and not exhausted and want > 0:
+                    # Refill the slots first, then write what ended: a slot never waits
+                    # for the write of the call that freed it.
                     got = pipeline.claim(worker_id=worker_id, limit=want)
                     self._absorb(report, BatchReport(claimed=got))
                     exhausted = got < want
                     continue
+                now = time.monotonic()
+                if ended and (
+                    len(ended) >= WRITE_GROUP
+                    or now - ended_at >= WRITE_WINDOW
+                    or pipeline.in_flight == 0
+                    or stopping
+                ):
+                    self._absorb(report, pipeline.write(ended))
+                    ended = []
+                    continue
                 if pipeline.in_flight == 0:
                     return
-                self._absorb(report, pipeline.collect(timeout=next_check - time.monotonic()))
+                wake = min(next_check, ended_at + WRITE_WINDOW) if ended else next_check
+                calls = pipeline.collect(timeout=wake - now)
+                if calls and not ended:
+                    ended_at = time.monotonic()
+                ended += calls
                 checked = time.monotonic() >= next_check
                 if checked:
                     next_check = time.monotonic() + CHECK_EVERY
@@ -85,7 +104,7 @@ class Pump:
                 if exhausted and keep_looking:
                     exhausted = not (checked or self.signalled(timedelta(0)))
         except StorageUnavailableError:
-            self._finish_in_flight(report)
+            self._finish_in_flight(report, ended)
             raise
 
     def signalled(self, timeout: timedelta) -> bool:
@@ -97,11 +116,15 @@ class Pump:
             report.add(group)
             self._on_progress(group)
 
-    def _finish_in_flight(self, report: BatchReport) -> None:
-        """Write what the calls in flight return (the writes retry across reconnects)."""
+    def _finish_in_flight(self, report: BatchReport, ended: list[Call]) -> None:
+        """Write what ended and what the calls in flight return (writes retry across
+        reconnects; what still cannot be written is sent again once its lease runs out)."""
         self.pipeline.halt()
-        while self.pipeline.in_flight:
+        while True:
             try:
-                self._absorb(report, self.pipeline.collect(timeout=CHECK_EVERY))
+                self._absorb(report, self.pipeline.write(ended))
             except StorageUnavailableError:
-                logger.warning("Results not written; their leases will run out")
+                logger.warning("%d results not written; their leases will run out", len(ended))
+            if not self.pipeline.in_flight:
+                return
+            ended = self.pipeline.collect(timeout=CHECK_EVERY)
