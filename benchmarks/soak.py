@@ -1,10 +1,14 @@
-"""`make soak`: many messages, several dispatchers, a flaky receiver and regular SIGKILLs.
+"""`make soak`: many messages, several dispatchers, a flaky receiver, regular SIGKILLs, skewed
+host clocks and a PostgreSQL restart.
 
 Creates a scratch database beside the configured one, seeds N messages, runs D dispatchers
+(the first S of them with their wall clock 5 minutes ahead or behind, through libfaketime)
 against a loopback receiver that fails 10% of calls at random with 5-50 ms latency, kills one
-dispatcher every K seconds and starts a new one, then reconciles: created = sent + failed,
-no message lost, duplicates counted (only messages in flight at a kill may repeat), and the
-peak RSS of each dispatcher at the start and the end of its life. Exits 1 on any lost message.
+dispatcher every K seconds and starts a new one, restarts the PostgreSQL server once (stopped
+and started, not only its connections cut), then reconciles: created = sent + failed, no
+message lost, duplicates counted (only messages in flight at a kill or at the restart may
+repeat), and the peak RSS of each dispatcher at the start and the end of its life. Exits 1 on
+any lost message or any duplicate that was not in flight.
 """
 
 from __future__ import annotations
@@ -82,6 +86,7 @@ class Dispatcher:
     popen: subprocess.Popen[bytes]
     started: float = field(default_factory=time.monotonic)
     rss: list[int] = field(default_factory=list)
+    slot: int = 0  # its place in the fleet: a replacement keeps the clock of the one it replaces
 
     def sample(self) -> None:
         if time.monotonic() - self.started < WARM_UP_SECONDS:
@@ -123,6 +128,18 @@ def seed(count: int) -> None:
         use_cases().create_messages.execute(items=items)
 
 
+LIBFAKETIME = next(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"), None)
+SKEWS = ("+5m", "-5m")
+
+
+def skewed(env: dict[str, str], number: int) -> dict[str, str]:
+    """`env` with this host's wall clock moved (monotonic clock untouched), alternating."""
+    if LIBFAKETIME is None:
+        raise SystemExit("soak: skewed dispatchers need Debian's faketime (or --skewed 0)")
+    return {**env, "LD_PRELOAD": str(LIBFAKETIME), "FAKETIME": SKEWS[number % 2],
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1"}  # fmt: skip
+
+
 def spawn(env: dict[str, str], logs: Path, number: int) -> Dispatcher:
     log = (logs / f"dispatcher-{number}.log").open("w")
     argv = [sys.executable, "manage.py", "run_dispatcher", "--drain", "--interval", "1s",
@@ -151,16 +168,20 @@ def in_flight(dispatcher: Dispatcher) -> set[str]:
 class Fleet:
     """The dispatcher processes of the run: started, killed and replaced, all remembered."""
 
-    def __init__(self, *, env: dict[str, str], logs: Path) -> None:
-        self.env, self.logs = env, logs
+    def __init__(self, *, env: dict[str, str], logs: Path, skewed: int) -> None:
+        self.env, self.logs, self.skewed = env, logs, skewed
         self.running: list[Dispatcher] = []
         self.retired: list[Dispatcher] = []
         self.in_flight_at_kills: set[str] = set()
         self.kills = 0
 
-    def start(self) -> None:
+    def start(self, *, slot: int) -> None:
+        """Start the dispatcher of `slot` (0..D-1); the first `skewed` slots run skewed."""
         number = len(self.running) + len(self.retired)
-        self.running.append(spawn(self.env, self.logs, number))
+        env = skewed(self.env, slot) if slot < self.skewed else self.env
+        dispatcher = spawn(env, self.logs, number)
+        dispatcher.slot = slot
+        self.running.append(dispatcher)
 
     def kill_one_and_replace(self) -> None:
         victim = self.running.pop(0)
@@ -170,7 +191,7 @@ class Fleet:
         self.in_flight_at_kills |= in_flight(victim)  # claims that landed during the kill
         self.retired.append(victim)
         self.kills += 1
-        self.start()
+        self.start(slot=victim.slot)
 
     def stop(self) -> None:
         for dispatcher in self.running:
@@ -181,20 +202,48 @@ class Fleet:
         self.running = []
 
 
+def all_sending() -> set[str]:
+    from messaging import models
+
+    rows = models.Message.objects.filter(status="SENDING").values_list("id", flat=True)
+    return {str(i) for i in rows}
+
+
+def restart_postgres(command: str, fleet: Fleet) -> None:
+    """Stop and start the server; what was in flight then may be delivered twice."""
+    from django.db import connection
+
+    fleet.in_flight_at_kills |= all_sending()
+    connection.close()
+    print(f"soak: restarting PostgreSQL ({command})", flush=True)
+    subprocess.run(command, shell=True, check=True, timeout=120)
+
+
 def drive(args: argparse.Namespace, fleet: Fleet) -> float:
     """Run until every message is SENT or FAILED (or the timeout); returns the seconds taken."""
-    for _ in range(args.dispatchers):
-        fleet.start()
+    from django.db import Error as DatabaseError
+    from django.db import connection
+
+    for slot in range(args.dispatchers):
+        fleet.start(slot=slot)
     started = last_kill = time.monotonic()
+    restart_at = started + args.restart_after if args.restart_command else None
     while time.monotonic() - started < args.timeout:
-        sent, failed, total = finished_count()
-        if sent + failed == total:
-            break
+        try:
+            sent, failed, total = finished_count()
+            if sent + failed == total:
+                break
+            if restart_at is not None and time.monotonic() >= restart_at:
+                restart_postgres(args.restart_command, fleet)
+                restart_at = None
+            if time.monotonic() - last_kill >= args.kill_every:
+                fleet.kill_one_and_replace()
+                last_kill = time.monotonic()
+        except DatabaseError as exc:  # the restart: the dispatchers wait it out, and so do we
+            print(f"soak: database unavailable ({type(exc).__name__}); waiting", flush=True)
+            connection.close()
         for dispatcher in fleet.running:
             dispatcher.sample()
-        if time.monotonic() - last_kill >= args.kill_every:
-            fleet.kill_one_and_replace()
-            last_kill = time.monotonic()
         time.sleep(1)
     elapsed = time.monotonic() - started
     fleet.stop()
@@ -213,7 +262,8 @@ def reconcile(receiver: FlakyReceiver, fleet: Fleet, elapsed: float) -> dict[str
         "sent_but_never_accepted": len({str(i) for i in sent_ids} - set(receiver.accepted)),
         "duplicates": len(duplicated),
         "duplicates_not_in_flight_at_a_kill": len(duplicated - fleet.in_flight_at_kills),
-        "in_flight_at_kills": len(fleet.in_flight_at_kills), "kills": fleet.kills,
+        "in_flight_at_kills_and_restart": len(fleet.in_flight_at_kills), "kills": fleet.kills,
+        "skewed_dispatchers": fleet.skewed,
         "webhook_calls": receiver.calls, "seconds": round(elapsed, 1),
         "messages_per_second": round(total / elapsed, 1) if elapsed else 0.0,
         "dispatcher_rss_kb_start_max": max((life[0] for life in lives), default=0),
@@ -222,20 +272,39 @@ def reconcile(receiver: FlakyReceiver, fleet: Fleet, elapsed: float) -> dict[str
 
 
 def run(args: argparse.Namespace) -> dict[str, object]:
-    receiver = FlakyReceiver(fail_rate=args.fail_rate, latency_ms=(5, 50), seed=args.seed)
+    receiver = FlakyReceiver(fail_rate=args.fail_rate, latency_ms=args.latency_ms, seed=args.seed)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     env = {**os.environ, "WEBHOOK_URL": f"http://127.0.0.1:{receiver.server_address[1]}/",
            "WEBHOOK_MAX_RETRIES": "5", "WEBHOOK_BACKOFF_BASE": "200ms", "WEBHOOK_BACKOFF_MAX": "2s",
            "WEBHOOK_TIMEOUT": "2s", "WEBHOOK_LEASE": "10s", "LOG_LEVEL": "warning"}  # fmt: skip
     logs = RESULTS / "soak-logs"
     logs.mkdir(parents=True, exist_ok=True)
-    fleet = Fleet(env=env, logs=logs)
+    fleet = Fleet(env=env, logs=logs, skewed=min(args.skewed, args.dispatchers))
     try:
         elapsed = drive(args, fleet)
     finally:
         fleet.stop()
         receiver.shutdown()
     return reconcile(receiver, fleet, elapsed)
+
+
+def _pair(text: str) -> tuple[int, int]:
+    low, high = (int(part) for part in text.split(","))
+    return low, high
+
+
+def _restart_command() -> str:
+    """How to restart this machine's PostgreSQL: the embedded one under .data/, else the
+    Debian cluster (as .ci/run starts it)."""
+    if not os.environ.get("DATABASE_URL"):
+        import pgserver  # the embedded server's own binaries
+
+        pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
+        return f"{pg_ctl} -D {ROOT / '.data' / 'postgres'} -w restart -m fast"
+    clusters = sorted(Path("/etc/postgresql").glob("*/main"))
+    if clusters:
+        return f"pg_ctlcluster --skip-systemctl-redirect {clusters[-1].parent.name} main restart"
+    return ""
 
 
 def main() -> int:
@@ -247,6 +316,16 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database", default="message_dispatcher_soak")
+    parser.add_argument("--latency-ms", type=_pair, default=(5, 50), help="LOW,HIGH per call")
+    parser.add_argument(
+        "--skewed", type=int, default=1, help="dispatchers whose clock is 5 min off (+, -, +, ...)"
+    )
+    parser.add_argument(
+        "--restart-command",
+        default=_restart_command(),
+        help="stops and starts PostgreSQL once ('' for none)",
+    )
+    parser.add_argument("--restart-after", type=float, default=60.0, help="seconds into the run")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))  # run as a script, only benchmarks/ is on the path
     os.environ["DATABASE_URL"] = scratch_database_url(args.database)

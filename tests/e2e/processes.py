@@ -11,9 +11,32 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
+# Debian's faketime package, under the machine's multiarch directory.
+LIBFAKETIME = next(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"), None)
+
+
+def require_libfaketime() -> Path:
+    """libfaketime, or fail (in CI, which installs it) or skip (elsewhere) the test."""
+    if LIBFAKETIME is None:
+        message = "libfaketime is missing: apt-get install faketime (.ci/run installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return LIBFAKETIME
+
+
+def skewed(env: dict[str, str], offset: str) -> dict[str, str]:
+    """`env` for a process whose wall clock is off by `offset` (libfaketime, e.g. "+5m").
+
+    Only the wall clock moves, as on a host whose clock is wrong; its monotonic clock, which
+    timed waits use, stays right.
+    """
+    return {**env, "LD_PRELOAD": str(require_libfaketime()), "FAKETIME": offset,
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1"}  # fmt: skip
 
 
 def test_database_url() -> str:

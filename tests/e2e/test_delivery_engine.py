@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from pathlib import Path
@@ -13,28 +12,10 @@ from django.db import connection
 from core_domain.use_cases.create_messages import NewMessage
 from messaging import models
 from messaging.bootstrap import use_cases
-from tests.e2e.processes import Process, dispatcher_env, wait_until
+from tests.e2e.processes import Process, dispatcher_env, skewed, wait_until
 from tests.integration.receivers import Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-# Debian's faketime package, under the machine's multiarch directory.
-LIBFAKETIME = next(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"), None)
-
-
-def skewed(env: dict[str, str], offset: str) -> dict[str, str]:
-    """`env` for a process whose wall clock is off by `offset` (libfaketime, e.g. "+5m").
-
-    Only the wall clock moves, as on a host whose clock is wrong; its monotonic clock, which
-    timed waits use, stays right.
-    """
-    if LIBFAKETIME is None:
-        message = "libfaketime is missing: apt-get install faketime (.ci/run installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return {**env, "LD_PRELOAD": str(LIBFAKETIME), "FAKETIME": offset,
-            "FAKETIME_DONT_FAKE_MONOTONIC": "1"}  # fmt: skip
 
 
 def database_now():
