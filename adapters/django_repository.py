@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from adapters.database_errors import unavailable_as_domain_error
 from core_domain.delivery import AttemptOutcome, DeliveryAttempt, Finalization
 from core_domain.errors import MessageNotFoundError
 from core_domain.message import Message, MessageId, Status
+from core_domain.outage import pause
 from core_domain.ports import MessageFilter, Page, StoredIdempotentMessage
 
 logger = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class DjangoMessageRepository:
                     raise
                 logger.warning("%s: database unavailable (%s); retry in %ss", what, exc, delay)
                 connection.close()
-                time.sleep(delay)
+                pause(delay)
         return unavailable_as_domain_error(step)
 
     # -- creating and reading -------------------------------------------------------------

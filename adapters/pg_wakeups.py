@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from adapters.django_scheduler import WAKE_UP_CHANNEL
+from core_domain.outage import pause
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class PostgresWakeUps:
         except psycopg.Error as exc:
             logger.debug("wake-ups unavailable (%s); waiting the time out", exc)
             self.close()
-            time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+            pause(seconds - (time.monotonic() - started))
             return False
 
     def close(self) -> None:

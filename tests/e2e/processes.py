@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from django.db import connection
+
+from tests.integration.receivers import closed_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # Debian's faketime package, under the machine's multiarch directory.
@@ -123,3 +127,73 @@ def wait_until(condition: Callable[[], Any], *, timeout: float, what: str) -> An
             return result
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+# -- the API server ----------------------------------------------------------------------------
+
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+
+def children(pid: int) -> set[int]:
+    """The child processes of `pid`, from /proc (Linux), empty once it is gone."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found.update(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue  # the thread or the process ended meanwhile
+    return found
+
+
+@contextmanager
+def gunicorn(
+    *, log: Path, database_url: str | None = None, **env_overrides: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A gunicorn master with 2 gthread workers on a free loopback port; (process, base URL).
+    It uses the test database, or `database_url` (the same database through a pooler).
+
+    Stopped with SIGTERM when the block ends; if it will not stop, the master and its workers
+    are SIGKILLed by pid, so no process outlives the test.
+    """
+    port = closed_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url or test_database_url(),
+        "RATE_LIMIT_PER_MINUTE": "0",
+        "LOG_LEVEL": "warning",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env.update(env_overrides)
+    command = [str(GUNICORN), "dispatcher_project.wsgi", "--workers", "2", "--threads", "2",
+               "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null"]  # fmt: skip
+    with log.open("w") as output:
+        master = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+        try:
+            yield master, f"http://127.0.0.1:{port}"
+        finally:
+            workers = children(master.pid)
+            master.send_signal(signal.SIGTERM)
+            try:
+                master.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                for pid in (*workers, *children(master.pid)):
+                    _kill_quietly(pid)
+                master.kill()
+                master.wait(timeout=10)
+
+
+def _kill_quietly(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def is_healthy(base_url: str) -> bool:
+    try:
+        return requests.get(f"{base_url}/health", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False

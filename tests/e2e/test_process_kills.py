@@ -17,23 +17,24 @@ import os
 import random
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import requests
 
 from messaging import models
-from tests.e2e.processes import ROOT, dispatcher_env, dispatchers, wait_until
-from tests.e2e.processes import test_database_url as database_url
-from tests.integration.receivers import Reply, closed_port
+from tests.e2e.processes import (
+    children,
+    dispatcher_env,
+    dispatchers,
+    gunicorn,
+    is_healthy,
+    wait_until,
+)
+from tests.integration.receivers import Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -129,73 +130,11 @@ def test_sigkilled_dispatchers_duplicate_only_messages_in_flight_at_a_kill(
 
 CLIENTS = 4
 WORKER_KILLS = 3
-GUNICORN = Path(sys.executable).with_name("gunicorn")
-
-
-def children(pid: int) -> set[int]:
-    """The child processes of `pid`, from /proc (Linux), empty once it is gone."""
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found.update(int(child) for child in (task / "children").read_text().split())
-        except OSError:
-            continue  # the thread or the process ended meanwhile
-    return found
-
-
-@contextmanager
-def gunicorn(*, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """A gunicorn master with 2 gthread workers on a free loopback port; (process, base URL).
-
-    Stopped with SIGTERM when the block ends; if it will not stop, the master and its workers
-    are SIGKILLed by pid, so no process outlives the test.
-    """
-    port = closed_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "RATE_LIMIT_PER_MINUTE": "0",
-        "LOG_LEVEL": "warning",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = [str(GUNICORN), "dispatcher_project.wsgi", "--workers", "2", "--threads", "2",
-               "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null"]  # fmt: skip
-    with log.open("w") as output:
-        master = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-        try:
-            yield master, f"http://127.0.0.1:{port}"
-        finally:
-            workers = children(master.pid)
-            master.send_signal(signal.SIGTERM)
-            try:
-                master.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                for pid in (*workers, *children(master.pid)):
-                    _kill_quietly(pid)
-                master.kill()
-                master.wait(timeout=10)
 
 
 def two_workers(master_pid: int) -> set[int] | None:
     found = children(master_pid)
     return found if len(found) == 2 else None
-
-
-def _kill_quietly(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def is_healthy(base_url: str) -> bool:
-    try:
-        return requests.get(f"{base_url}/health", timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 @dataclass
