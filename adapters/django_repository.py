@@ -7,12 +7,12 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 import psycopg
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import Count, Model
+from django.db.models import Model, Q, QuerySet, Sum
 
 from adapters.database_errors import unavailable_as_domain_error
 from core_domain.delivery import AttemptOutcome, DeliveryAttempt, Finalization
@@ -20,6 +20,7 @@ from core_domain.errors import MessageNotFoundError
 from core_domain.message import Message, MessageId, Status
 from core_domain.outage import pause
 from core_domain.ports import MessageFilter, Page, StoredIdempotentMessage
+from core_domain.values import PageCursor
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,6 +45,8 @@ class DjangoMessageRepository:
         messages: type[Model],
         attempts: type[Model],
         idempotency_keys: type[Model],
+        status_counts: type[Model],
+        daily_counts: type[Model],
         reconnect_delays: Sequence[float] = (),
         prepare: bool = False,
     ) -> None:
@@ -54,6 +57,8 @@ class DjangoMessageRepository:
         self._messages = messages
         self._attempts = attempts
         self._keys = idempotency_keys
+        self._status_counts = status_counts
+        self._daily_counts = daily_counts
         self._reconnect_delays = tuple(reconnect_delays)
         self._prepare = prepare
 
@@ -98,15 +103,38 @@ class DjangoMessageRepository:
         except self._messages.DoesNotExist:
             raise MessageNotFoundError(message_id) from None
 
-    def list(self, *, filters: MessageFilter, limit: int, offset: int) -> Page:
+    def list(
+        self, *, filters: MessageFilter, limit: int, offset: int, before: PageCursor | None
+    ) -> Page:
         rows = self._messages.objects.all()
         if filters.status is not None:
             rows = rows.filter(status=filters.status.value)
         if filters.phone_number is not None:
             rows = rows.filter(phone_number=filters.phone_number)
-        page = [_to_domain(r) for r in rows.order_by("-created_at", "-id")[offset : offset + limit]]
-        total = offset + len(page) if len(page) < limit and (page or offset == 0) else rows.count()
-        return Page(items=page, total=total)
+        window = rows
+        if before is not None:  # keyset: what sorts after the cursor, through the same index
+            window = rows.filter(
+                Q(created_at__lt=before.created_at)
+                | Q(created_at=before.created_at, id__lt=before.message_id)
+            )
+        page = [
+            _to_domain(r) for r in window.order_by("-created_at", "-id")[offset : offset + limit]
+        ]
+        last = page[-1] if len(page) == limit else None
+        return Page(
+            items=page,
+            total=self._total(filters, rows),
+            next_cursor=PageCursor(created_at=last.created_at, message_id=last.id)
+            if last
+            else None,
+        )
+
+    def _total(self, filters: MessageFilter, rows: QuerySet) -> int:
+        """Kept counts unless a phone number narrows the list (then its index counts it)."""
+        if filters.phone_number is not None:
+            return rows.count()
+        counts = self.count_by_status()
+        return counts[filters.status] if filters.status is not None else sum(counts.values())
 
     def replace(self, message: Message, *, expected_status: Status) -> bool:
         values = _values(message)
@@ -131,14 +159,15 @@ class DjangoMessageRepository:
 
     def count_by_status(self) -> dict[Status, int]:
         counts = {s: 0 for s in Status}
-        for row in self._messages.objects.values("status").annotate(n=Count("id")):
+        rows = self._status_counts.objects.values("status").annotate(n=Sum("count")).order_by()
+        for row in rows:
             counts[Status(row["status"])] = row["n"]
         return counts
 
-    def count_finished_since(self, since: datetime) -> tuple[int, int]:
-        sent = self._messages.objects.filter(status="SENT", sent_at__gte=since).count()
-        failed = self._messages.objects.filter(status="FAILED", updated_at__gte=since).count()
-        return sent, failed
+    def count_finished_on(self, day: date) -> tuple[int, int]:
+        rows = self._daily_counts.objects.filter(day=day).values("status").annotate(n=Sum("count"))
+        finished = {row["status"]: row["n"] for row in rows.order_by()}
+        return finished.get(Status.SENT.value, 0), finished.get(Status.FAILED.value, 0)
 
     # -- dispatching ----------------------------------------------------------------------
     # Every time here is PostgreSQL's now(): a worker's own clock never decides who holds a

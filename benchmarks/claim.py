@@ -38,14 +38,9 @@ FALLBACK_SQL = """
 
 
 def repository():
-    from adapters.django_repository import DjangoMessageRepository
-    from messaging import models
+    from messaging.bootstrap import message_repository
 
-    return DjangoMessageRepository(
-        messages=models.Message,
-        attempts=models.DeliveryAttempt,
-        idempotency_keys=models.IdempotencyKey,
-    )
+    return message_repository()
 
 
 def load(rows: int) -> None:

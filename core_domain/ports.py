@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from core_domain.delivery import DeliveryAttempt, DeliveryOutcome, Finalization
 from core_domain.message import Message, MessageId, Status
+from core_domain.values import PageCursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,8 +20,12 @@ class MessageFilter:
 
 @dataclass(frozen=True, slots=True)
 class Page:
+    """A page of messages, the number of all matches, and where the next page starts
+    (None when this page is the last)."""
+
     items: list[Message]
     total: int
+    next_cursor: PageCursor | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +97,12 @@ class MessageRepository(Protocol):
         """The message; raises MessageNotFoundError."""
         ...
 
-    def list(self, *, filters: MessageFilter, limit: int, offset: int) -> Page:
-        """Newest first (created_at, then id, descending), with the total count of matches."""
+    def list(
+        self, *, filters: MessageFilter, limit: int, offset: int, before: PageCursor | None
+    ) -> Page:
+        """Newest first (created_at, then id, descending), `offset` rows in or after `before`,
+        with the number of all matches. The number costs the same however many rows exist
+        (kept counts, or an index for one phone number)."""
         ...
 
     def replace(self, message: Message, *, expected_status: Status) -> bool:
@@ -133,10 +142,12 @@ class MessageRepository(Protocol):
         now), on the database's clock; None when there is none."""
         ...
 
-    def count_by_status(self) -> dict[Status, int]: ...
+    def count_by_status(self) -> dict[Status, int]:
+        """Messages per status, exact at every moment, at a cost that does not grow with them."""
+        ...
 
-    def count_finished_since(self, since: datetime) -> tuple[int, int]:
-        """(messages SENT, messages FAILED) whose last change was at or after `since`."""
+    def count_finished_on(self, day: date) -> tuple[int, int]:
+        """(messages that became SENT, messages that became FAILED) on `day` (UTC)."""
         ...
 
 

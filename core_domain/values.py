@@ -1,11 +1,12 @@
-"""Value objects that carry a business rule: phone numbers, message content and durations."""
+"""Value objects that carry a business rule: phone numbers, content, durations, page cursors."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from core_domain.errors import DomainValidationError
 
@@ -119,3 +120,36 @@ def parse_message_fields(
         field, messages = next(iter(problems.items()))
         raise DomainValidationError(messages[0], field=field, errors=problems)
     return phone, text
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+PAGE_CURSOR_PATTERN = (
+    r"^[0-9]{1,16},[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+_PAGE_CURSOR = re.compile(PAGE_CURSOR_PATTERN)
+
+
+@dataclass(frozen=True, slots=True)
+class PageCursor:
+    """Where a keyset page ends: the last message's `createdAt` (microseconds since 1970, UTC)
+    and `id`, written `<micros>,<uuid>`. The next page holds what sorts after it (older, then
+    lower id)."""
+
+    created_at: datetime
+    message_id: uuid.UUID
+
+    @classmethod
+    def parse(cls, raw: str, *, field: str = "before") -> PageCursor:
+        if not _PAGE_CURSOR.match(raw):
+            raise DomainValidationError(
+                f"{field} must be a cursor like 1764576000000000,<message id>: take it from "
+                "the Link header of the previous page",
+                field=field,
+            )
+        micros, identifier = raw.split(",")
+        created_at = _EPOCH + timedelta(microseconds=int(micros))
+        return cls(created_at=created_at, message_id=uuid.UUID(identifier))
+
+    def __str__(self) -> str:
+        micros = (self.created_at - _EPOCH) // timedelta(microseconds=1)
+        return f"{micros},{self.message_id}"

@@ -46,13 +46,15 @@ class UseCases:
     dispatcher_status: GetDispatcherStatus
 
 
-def _repository(
+def message_repository(
     *, reconnect_delays: tuple[float, ...] = (), prepare: bool = False
 ) -> DjangoMessageRepository:
     return DjangoMessageRepository(
         messages=models.Message,
         attempts=models.DeliveryAttempt,
         idempotency_keys=models.IdempotencyKey,
+        status_counts=models.StatusCount,
+        daily_counts=models.DailyCount,
         reconnect_delays=reconnect_delays,
         prepare=prepare,
     )
@@ -70,7 +72,7 @@ def _control() -> DjangoSchedulerControl:
 def use_cases() -> UseCases:
     """Built once per process; tests that change settings call `use_cases.cache_clear()`."""
     conf = settings.DISPATCHER
-    clock, repository, control = DatabaseClock(), _repository(), _control()
+    clock, repository, control = DatabaseClock(), message_repository(), _control()
     max_length = conf["content_max_length"]
     interval = conf["scheduler"]["interval"]
     return UseCases(
@@ -140,7 +142,7 @@ def build_dispatcher(
     )
     # A dispatcher has a session of its own and keeps its statements prepared; the API's
     # dispatcher may sit behind a transaction-mode pooler.
-    repository = _repository(reconnect_delays=OUTAGE_DELAYS, prepare=wakeups)
+    repository = message_repository(reconnect_delays=OUTAGE_DELAYS, prepare=wakeups)
     receipts = ReceiptWriter(cache=DjangoRedisReceiptCache(ttl=conf["receipt_ttl"]))
     pipeline = DeliveryPipeline(
         repository=repository,

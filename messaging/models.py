@@ -61,6 +61,17 @@ class Message(models.Model):
                 condition=Q(status__in=["PENDING", "SENDING"]),
                 name="messages_claimable",
             ),
+            # Serves retention: finished messages, oldest change first.
+            models.Index(
+                fields=["updated_at"],
+                condition=Q(status__in=["SENT", "FAILED"]),
+                name="messages_prunable",
+            ),
+            models.Index(
+                fields=["external_id"],
+                condition=Q(external_id__isnull=False),
+                name="messages_by_external_id",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -97,6 +108,39 @@ class DeliveryAttempt(models.Model):
         return f"attempt {self.attempt_number} of {self.message_id}: {self.outcome}"
 
 
+class StatusCount(models.Model):
+    """Messages per status, kept exact by the triggers on `messages` in the transaction that
+    changes a status. A status has up to 16 rows (slots, by server process), so concurrent
+    writers rarely wait for one another; a count is the sum of its slots."""
+
+    status = models.CharField(max_length=8)
+    slot = models.SmallIntegerField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "message_status_counts"
+        constraints = [
+            models.UniqueConstraint(fields=["status", "slot"], name="message_status_counts_key")
+        ]
+
+
+class DailyCount(models.Model):
+    """Messages that became SENT or FAILED on a day (UTC), kept like StatusCount."""
+
+    day = models.DateField()
+    status = models.CharField(max_length=8)
+    slot = models.SmallIntegerField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "message_daily_counts"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "status", "slot"], name="message_daily_counts_key"
+            )
+        ]
+
+
 class IdempotencyKey(models.Model):
     key = models.CharField(max_length=255, primary_key=True)
     fingerprint = models.CharField(max_length=64)
@@ -105,6 +149,7 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         db_table = "idempotency_keys"
+        indexes = [models.Index(fields=["created_at"], name="idempotency_keys_by_age")]
 
 
 class SchedulerState(models.Model):

@@ -86,7 +86,10 @@ DESCRIPTIONS = {
     "Spaces, '-', '(' and ')' are removed from the phone number. With an `Idempotency-Key`, "
     "a repeat of the same request returns the first message (200) and creates nothing.",
     "list": "Messages newest first (`createdAt`, then `id`, descending), filtered by status "
-    "(any case) and phone number; the total is in `X-Total-Count`.",
+    "(any case) and phone number; the total is in `X-Total-Count`. Two ways to page: "
+    "`limit`/`offset` (as the Go service; a deep offset reads every row before it), or keyset "
+    'pages for walking everything: follow the `Link: <...>; rel="next"` header, whose URL '
+    "carries `before=<createdAt in µs>,<id>` of the last message, until no Link comes back.",
     "retrieve": "One message with its delivery state.",
     "bulk": "Validates every item first; stores all of them or none. Validation details are "
     "keyed by item index.",

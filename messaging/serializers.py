@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core_domain.message import Message, Status
+from core_domain.values import PAGE_CURSOR_PATTERN
 
 # The domain's rules (core_domain.values) as JSON Schema, for the OpenAPI document: clients and
 # the API fuzzer learn exactly what is accepted. The domain still judges every request.
@@ -175,6 +176,14 @@ class MessageListQuerySerializer(QueryParametersSerializer):
     )
     phoneNumber = PhoneNumberField(  # noqa: N815
         required=False, max_length=PHONE_MAX_LENGTH, help_text="exact phone number"
+    )
+    before = serializers.RegexField(
+        PAGE_CURSOR_PATTERN,
+        required=False,
+        trim_whitespace=False,
+        error_messages={"invalid": "before must be a cursor taken from a Link header"},
+        help_text="keyset cursor `<createdAt in µs>,<id>` from the previous page's Link "
+        "header: the messages after it (offset then counts from it); for walking everything",
     )
 
 

@@ -63,6 +63,11 @@ TOTAL_COUNT = OpenApiParameter(
     "X-Total-Count", int, OpenApiParameter.HEADER, response=[200], required=True,
     description="How many messages match the filters, on all pages",
 )  # fmt: skip
+NEXT_PAGE = OpenApiParameter(
+    "Link", str, OpenApiParameter.HEADER, response=[200],
+    description='`<url>; rel="next"` while more messages follow: the same query with '
+    "`before=<cursor>`, a keyset page that costs the same however deep it is",
+)  # fmt: skip
 LOCATION = OpenApiParameter(
     "Location", str, OpenApiParameter.HEADER, response=[200, 201], required=True,
     description="The message's URL path",
@@ -182,7 +187,7 @@ class MessageViewSet(viewsets.ViewSet):
         summary="List messages, newest first",
         description=examples.DESCRIPTIONS["list"],
         examples=[examples.MESSAGES],
-        parameters=[MessageListQuerySerializer, TOTAL_COUNT, *ERROR_HEADERS],
+        parameters=[MessageListQuerySerializer, TOTAL_COUNT, NEXT_PAGE, *ERROR_HEADERS],
         responses={
             200: OpenApiResponse(
                 MessageSerializer(many=True), description="Total matches in X-Total-Count"
@@ -199,9 +204,16 @@ class MessageViewSet(viewsets.ViewSet):
             offset=params["offset"],
             status=params.get("status"),
             phone_number=params.get("phoneNumber"),
+            before=params.get("before"),
         )
         response = Response(MessageSerializer(page.items, many=True).data)
         response["X-Total-Count"] = str(page.total)
+        if page.next_cursor is not None:
+            following = request.query_params.copy()
+            following.pop("offset", None)
+            following["before"] = str(page.next_cursor)
+            url = request.build_absolute_uri(f"{request.path}?{following.urlencode()}")
+            response["Link"] = f'<{url}>; rel="next"'
         return response
 
     @extend_schema(

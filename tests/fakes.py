@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from core_domain.delivery import DeliveryAttempt, DeliveryOutcome, Finalization
 from core_domain.errors import MessageNotFoundError, ReceiptCacheError
@@ -17,6 +18,7 @@ from core_domain.ports import (
     WorkerBeat,
     WorkerStatus,
 )
+from core_domain.values import PageCursor
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -43,16 +45,19 @@ class InMemoryMessageRepository:
     for the database's clock."""
 
     def __init__(self, *messages: Message, clock: FixedClock | None = None) -> None:
-        self.messages: dict[MessageId, Message] = {m.id: m for m in messages}
+        self.messages: dict[MessageId, Message] = {}
         self.attempt_log: list[DeliveryAttempt] = []
         self.keys: dict[str, tuple[MessageId, str]] = {}
         self.clock = clock or FixedClock()
+        self.finished: Counter[tuple[date, Status]] = Counter()
         self._tokens = 0
         self._lock = threading.Lock()
+        self.add(messages)
 
     def add(self, messages: Sequence[Message]) -> None:
         with self._lock:
-            self.messages.update({m.id: m for m in messages})
+            for message in messages:
+                self._store(message)
 
     def add_idempotent(
         self, message: Message, *, key: str, fingerprint: str
@@ -63,7 +68,7 @@ class InMemoryMessageRepository:
                 return StoredIdempotentMessage(
                     message=self.messages[message_id], fingerprint=stored_fingerprint, is_new=False
                 )
-            self.messages[message.id] = message
+            self._store(message)
             self.keys[key] = (message.id, fingerprint)
             return StoredIdempotentMessage(message=message, fingerprint=fingerprint, is_new=True)
 
@@ -73,7 +78,9 @@ class InMemoryMessageRepository:
         except KeyError:
             raise MessageNotFoundError(message_id) from None
 
-    def list(self, *, filters: MessageFilter, limit: int, offset: int) -> Page:
+    def list(
+        self, *, filters: MessageFilter, limit: int, offset: int, before: PageCursor | None
+    ) -> Page:
         matches = [
             m
             for m in self.messages.values()
@@ -81,13 +88,21 @@ class InMemoryMessageRepository:
             and (filters.phone_number is None or m.phone_number == filters.phone_number)
         ]
         matches.sort(key=lambda m: (m.created_at, m.id), reverse=True)
-        return Page(items=matches[offset : offset + limit], total=len(matches))
+        window = matches
+        if before is not None:
+            window = [
+                m for m in matches if (m.created_at, m.id) < (before.created_at, before.message_id)
+            ]
+        page = window[offset : offset + limit]
+        last = page[-1] if len(page) == limit else None
+        cursor = PageCursor(created_at=last.created_at, message_id=last.id) if last else None
+        return Page(items=page, total=len(matches), next_cursor=cursor)
 
     def replace(self, message: Message, *, expected_status: Status) -> bool:
         with self._lock:
             if self.get(message.id).status is not expected_status:
                 return False
-            self.messages[message.id] = message
+            self._store(message)
             return True
 
     def attempts(self, message_id: MessageId) -> list[DeliveryAttempt]:
@@ -122,7 +137,7 @@ class InMemoryMessageRepository:
                 if not self._holds(stored, result.claim_token):
                     continue
                 updated = _finalized(stored, result, now=now)
-                self.messages[stored.id] = updated
+                self._store(updated)
                 self.attempt_log.append(_attempt(result, now=now))
                 written[stored.id] = updated.sent_at
         return written
@@ -155,16 +170,15 @@ class InMemoryMessageRepository:
             counts[message.status] += 1
         return counts
 
-    def count_finished_since(self, since: datetime) -> tuple[int, int]:
-        sent = sum(
-            1
-            for m in self.messages.values()
-            if m.status is Status.SENT and m.sent_at is not None and m.sent_at >= since
-        )
-        failed = sum(
-            1 for m in self.messages.values() if m.status is Status.FAILED and m.updated_at >= since
-        )
-        return sent, failed
+    def count_finished_on(self, day: date) -> tuple[int, int]:
+        return self.finished[(day, Status.SENT)], self.finished[(day, Status.FAILED)]
+
+    def _store(self, message: Message) -> None:
+        """Keep `message`, counting it when it becomes SENT or FAILED (on the clock's day)."""
+        before = self.messages.get(message.id)
+        if message.is_final and (before is None or before.status is not message.status):
+            self.finished[(self.clock.now().astimezone(UTC).date(), message.status)] += 1
+        self.messages[message.id] = message
 
 
 class ScriptedWebhookSender:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from core_domain.message import Status
 from core_domain.ports import Clock, MessageRepository, SchedulerControl
@@ -38,8 +38,7 @@ class GetDispatcherStatus:
 
     def execute(self) -> ProcessingStatus:
         now = self._clock.now()
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        sent_today, failed_today = self._repository.count_finished_since(midnight)
+        sent_today, failed_today = self._repository.count_finished_on(now.astimezone(UTC).date())
         workers = self._control.workers()
         alive = [w for w in workers if is_alive(w, now=now, interval=self._interval)]
         next_at = None

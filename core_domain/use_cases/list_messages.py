@@ -1,11 +1,11 @@
-"""List messages, newest first, with filters and limit/offset paging."""
+"""List messages, newest first, with filters, and limit/offset or keyset (`before`) paging."""
 
 from __future__ import annotations
 
 from core_domain.errors import DomainValidationError
 from core_domain.message import Status
 from core_domain.ports import MessageFilter, MessageRepository, Page
-from core_domain.values import PhoneNumber
+from core_domain.values import PageCursor, PhoneNumber
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -29,16 +29,18 @@ class ListMessages:
         offset: int = 0,
         status: str | None = None,
         phone_number: str | None = None,
+        before: str | None = None,
     ) -> Page:
         if not 1 <= limit <= MAX_LIMIT:
             raise DomainValidationError(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
         if offset < 0:
             raise DomainValidationError("offset must be 0 or more", field="offset")
+        cursor = PageCursor.parse(before) if before else None  # offset then counts from it
         filters = MessageFilter(
             status=_status(status),
             phone_number=PhoneNumber.parse(phone_number).value if phone_number else None,
         )
-        return self._repository.list(filters=filters, limit=limit, offset=offset)
+        return self._repository.list(filters=filters, limit=limit, offset=offset, before=cursor)
 
 
 def _status(raw: str | None) -> Status | None:

@@ -17,7 +17,7 @@ from core_domain.retry import RetryPolicy
 from core_domain.use_cases.delivery_pipeline import DeliveryPipeline
 from core_domain.use_cases.dispatcher import Dispatcher
 from messaging import models
-from messaging.bootstrap import close_dispatchers, use_cases
+from messaging.bootstrap import close_dispatchers, message_repository, use_cases
 from tests.integration.receivers import ScriptedReceiver, closed_port
 
 MAX_RETRIES = 3  # of the real_dispatch pipelines
@@ -26,11 +26,7 @@ BACKOFF_BASE = timedelta(milliseconds=50)
 
 @pytest.fixture
 def django_repository() -> DjangoMessageRepository:
-    return DjangoMessageRepository(
-        messages=models.Message,
-        attempts=models.DeliveryAttempt,
-        idempotency_keys=models.IdempotencyKey,
-    )
+    return message_repository()
 
 
 @pytest.fixture(autouse=True)

@@ -7,12 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection, connections
 
-from adapters.django_repository import DjangoMessageRepository
 from core_domain.delivery import DeliveryOutcome
 from core_domain.errors import StorageUnavailableError
 from core_domain.judge import judge
 from core_domain.retry import RetryPolicy
-from messaging import models
+from messaging.bootstrap import message_repository
 from tests.fakes import a_message
 from tests.integration.receivers import closed_port
 
@@ -32,10 +31,7 @@ def terminate_my_backend() -> None:
 
 
 def test_finalize_is_retried_after_the_connection_is_cut() -> None:
-    repository = DjangoMessageRepository(
-        messages=models.Message, attempts=models.DeliveryAttempt,
-        idempotency_keys=models.IdempotencyKey, reconnect_delays=(0.05, 0.1),
-    )  # fmt: skip
+    repository = message_repository(reconnect_delays=(0.05, 0.1))
     now = datetime.now(UTC)
     repository.add([a_message(created_at=now, next_attempt_at=now)])
     (claimed,) = repository.claim_batch(worker_id="w1", limit=1, lease=LEASE)
@@ -47,10 +43,7 @@ def test_finalize_is_retried_after_the_connection_is_cut() -> None:
 
 
 def test_without_reconnect_delays_the_error_reaches_the_caller_as_the_domain_error() -> None:
-    repository = DjangoMessageRepository(
-        messages=models.Message, attempts=models.DeliveryAttempt,
-        idempotency_keys=models.IdempotencyKey,
-    )  # fmt: skip
+    repository = message_repository()
     now = datetime.now(UTC)
     repository.add([a_message(created_at=now, next_attempt_at=now)])
     (claimed,) = repository.claim_batch(worker_id="w1", limit=1, lease=LEASE)

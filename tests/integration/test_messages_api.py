@@ -62,10 +62,30 @@ def test_list_filters_by_status_in_any_case_and_by_phone(api) -> None:
     assert [m["phoneNumber"] for m in by_phone.json()] == ["+15550000000"]
 
 
+def test_following_the_link_header_walks_every_message_once_newest_first(api) -> None:
+    ids = [create(api, {**HELLO, "content": f"m{i}"}).json()["id"] for i in range(7)]
+    models.Message.objects.filter(id__in=ids[:4]).update(
+        created_at=models.Message.objects.get(id=ids[0]).created_at
+    )  # ties on createdAt: the id decides
+    expected = [m["id"] for m in api.get("/api/v1/messages?limit=100").json()]
+    walked, url, pages = [], "/api/v1/messages?limit=3", 0
+    while url:
+        response = api.get(url)
+        assert response.status_code == 200 and response["X-Total-Count"] == "7"
+        walked += [m["id"] for m in response.json()]
+        link = response.headers.get("Link")
+        url = link[link.index("<") + 1 : link.index(">")] if link else None
+        assert link is None or link.endswith('; rel="next"')
+        pages += 1
+    assert walked == expected and sorted(walked) == sorted(ids)
+    assert pages == 3  # 3 + 3 + 1: the last page is short, so it has no Link
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [("limit=0", "limit"), ("limit=101", "limit"), ("limit=abc", "limit"),
-     ("offset=-1", "offset"), ("status=DONE", "status"), ("phoneNumber=12", "phoneNumber")],
+     ("offset=-1", "offset"), ("status=DONE", "status"), ("phoneNumber=12", "phoneNumber"),
+     ("before=yesterday", "before"), ("before=12,not-a-uuid", "before")],
 )  # fmt: skip
 def test_list_rejects_an_invalid_parameter_with_400(api, query, field) -> None:
     response = api.get(f"/api/v1/messages?{query}")

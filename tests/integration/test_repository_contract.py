@@ -51,13 +51,13 @@ def test_list_is_newest_first_then_by_id_with_total(repository) -> None:
     twins = [a_message(created_at=T0 + timedelta(seconds=1)) for _ in range(3)]
     older = a_message()
     stored(repository, older, *twins)
-    page = repository.list(filters=MessageFilter(), limit=3, offset=0)
+    page = repository.list(filters=MessageFilter(), limit=3, offset=0, before=None)
     assert [m.id for m in page.items] == sorted((m.id for m in twins), reverse=True)
     assert page.total == 4
-    rest = repository.list(filters=MessageFilter(), limit=3, offset=3)
+    rest = repository.list(filters=MessageFilter(), limit=3, offset=3, before=None)
     assert [m.id for m in rest.items] == [older.id]
     assert rest.total == 4
-    beyond = repository.list(filters=MessageFilter(), limit=3, offset=10)
+    beyond = repository.list(filters=MessageFilter(), limit=3, offset=10, before=None)
     assert (beyond.items, beyond.total) == ([], 4)
 
 
@@ -68,12 +68,30 @@ def test_list_filters_by_status_and_phone(repository) -> None:
         a_message(phone_number="+15550000000"),
         a_message(),
     )
-    failed = repository.list(filters=MessageFilter(status=Status.FAILED), limit=10, offset=0)
+    failed = repository.list(
+        filters=MessageFilter(status=Status.FAILED), limit=10, offset=0, before=None
+    )
     by_phone = repository.list(
-        filters=MessageFilter(phone_number="+15550000000"), limit=10, offset=0
+        filters=MessageFilter(phone_number="+15550000000"), limit=10, offset=0, before=None
     )
     assert [m.status for m in failed.items] == [Status.FAILED] and failed.total == 1
     assert [m.phone_number for m in by_phone.items] == ["+15550000000"]
+    assert by_phone.total == 1
+
+
+def test_keyset_pages_walk_everything_once_in_order(repository) -> None:
+    twins = [a_message(created_at=T0 + timedelta(seconds=1)) for _ in range(4)]
+    stored(repository, *twins, *(a_message(created_at=T0 - timedelta(seconds=s)) for s in range(3)))
+    walked, cursor = [], None
+    while True:
+        page = repository.list(filters=MessageFilter(), limit=3, offset=0, before=cursor)
+        walked += [m.id for m in page.items]
+        assert page.total == 7
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    everything = repository.list(filters=MessageFilter(), limit=10, offset=0, before=None)
+    assert walked == [m.id for m in everything.items] and len(walked) == 7
 
 
 def test_idempotent_add_stores_once_and_returns_the_first(repository) -> None:
@@ -82,7 +100,7 @@ def test_idempotent_add_stores_once_and_returns_the_first(repository) -> None:
     two = repository.add_idempotent(second, key="k", fingerprint="f2")
     assert one.is_new and not two.is_new
     assert (two.message, two.fingerprint) == (first, "f1")
-    assert repository.list(filters=MessageFilter(), limit=10, offset=0).total == 1
+    assert repository.list(filters=MessageFilter(), limit=10, offset=0, before=None).total == 1
 
 
 def test_replace_is_a_compare_and_set_on_status(repository) -> None:
@@ -213,14 +231,24 @@ def test_next_due_in_is_the_wait_for_the_earliest_pending_or_leased_message(repo
     assert repository.next_due_in() == timedelta(0)
 
 
-def test_counts_by_status_and_finished_since(repository) -> None:
+def test_counts_by_status_and_messages_finished_today(repository) -> None:
+    now = now_of(repository)
     stored(
         repository,
-        a_message(),
-        a_message(status=Status.SENT, sent_at=T0),
-        a_message(status=Status.SENT, sent_at=T0 - timedelta(days=1)),
-        a_message(status=Status.FAILED, updated_at=T0),
+        a_message(next_attempt_at=now),
+        a_message(status=Status.SENT, sent_at=now),
+        a_message(status=Status.SENT, sent_at=now - timedelta(days=1)),
+        a_message(status=Status.FAILED, updated_at=now),
     )
     counts = repository.count_by_status()
     assert counts == {Status.PENDING: 1, Status.SENDING: 0, Status.SENT: 2, Status.FAILED: 1}
-    assert repository.count_finished_since(T0 - timedelta(hours=1)) == (1, 1)
+    today = now.astimezone(UTC).date()
+    assert repository.count_finished_on(today) == (2, 1)  # stored finished: they became so today
+    (claimed,) = repository.claim_batch(worker_id="w1", limit=1, lease=LEASE)
+    assert repository.count_by_status()[Status.SENDING] == 1
+    repository.finalize([delivered(claimed)])
+    assert repository.count_finished_on(today) == (3, 1)
+    assert repository.count_finished_on(today - timedelta(days=1)) == (0, 0)
+    assert repository.count_by_status() == {
+        Status.PENDING: 0, Status.SENDING: 0, Status.SENT: 3, Status.FAILED: 1,
+    }  # fmt: skip
