@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import psycopg
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Model, Q, QuerySet, Sum
+from django.db.models.functions import Now
 
 from adapters.database_errors import unavailable_as_domain_error
 from core_domain.delivery import AttemptOutcome, DeliveryAttempt, Finalization
@@ -82,10 +83,12 @@ class DjangoMessageRepository:
             self._messages.objects.bulk_create([self._row(m) for m in messages], batch_size=1000)
 
     def add_idempotent(
-        self, message: Message, *, key: str, fingerprint: str
+        self, message: Message, *, key: str, fingerprint: str, ttl: timedelta | None
     ) -> StoredIdempotentMessage:
         try:
             with transaction.atomic():
+                if ttl is not None:  # an expired key matches nothing: this request takes it
+                    self._keys.objects.filter(key=key, created_at__lt=Now() - ttl).delete()
                 row = self._messages.objects.create(**_values(message))
                 self._keys.objects.create(key=key, fingerprint=fingerprint, message=row)
             return StoredIdempotentMessage(message=message, fingerprint=fingerprint, is_new=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -85,9 +86,10 @@ class MessageRepository(Protocol):
         ...
 
     def add_idempotent(
-        self, message: Message, *, key: str, fingerprint: str
+        self, message: Message, *, key: str, fingerprint: str, ttl: timedelta | None
     ) -> StoredIdempotentMessage:
-        """Store `message` under `key`, or return what an earlier request stored under it.
+        """Store `message` under `key`, or return what an earlier request stored under it
+        within `ttl` (None: ever); a key older than that matches nothing and is taken over.
 
         Two concurrent calls with one key store exactly one message.
         """
@@ -204,3 +206,28 @@ class WakeUpSignal(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class RetentionStore(Protocol):
+    """Removes what has outlived its retention, a bounded batch per call (one short statement,
+    no long lock); never a PENDING or SENDING message. Times are the database's."""
+
+    def delete_finished(self, *, older_than: timedelta, limit: int) -> tuple[int, int]:
+        """Delete up to `limit` SENT/FAILED messages last changed before now - `older_than`,
+        with their attempts and idempotency keys: (messages, attempts) removed."""
+        ...
+
+    def count_finished(self, *, older_than: timedelta) -> tuple[int, int]:
+        """What delete_finished would remove in all: (messages, attempts)."""
+        ...
+
+    def delete_keys(self, *, older_than: timedelta, limit: int) -> int:
+        """Delete up to `limit` idempotency keys created before now - `older_than`."""
+        ...
+
+    def count_keys(self, *, older_than: timedelta) -> int: ...
+
+    def exclusive(self) -> AbstractContextManager[bool]:
+        """Whether this process may prune now: True for one process in the fleet at a time
+        (while the context lasts), False for every other."""
+        ...

@@ -77,12 +77,13 @@ class Content:
         return self.value
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse `500ms`, `30s`, `2m`, `1h` or a sequence like `1m30s`; raise ValueError otherwise."""
+    """Parse `500ms`, `30s`, `2m`, `1h`, `30d` or a sequence like `1m30s`; raise ValueError
+    otherwise."""
     compact = str(text).strip().lower()
     if not compact or _DURATION_PART.sub("", compact):
         raise ValueError(f"not a duration: {text!r}")
@@ -91,9 +92,9 @@ def parse_duration(text: str) -> timedelta:
 
 
 def format_duration(span: timedelta) -> str:
-    """The shortest of `500ms`, `30s`, `2m`, `1h` that states `span` exactly."""
+    """The shortest of `500ms`, `30s`, `2m`, `1h`, `30d` that states `span` exactly."""
     ms = round(span.total_seconds() * 1000)
-    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
         if ms and ms % size == 0:
             return f"{ms // size}{unit}"
     return f"{ms}ms"

@@ -76,6 +76,11 @@ def _optional_duration(value: Any) -> Any:
     return None if _text(value) == "" else _duration(value)
 
 
+def _duration_or_off(value: Any) -> Any:
+    """A duration, or 0 for none at all (kept for ever)."""
+    return None if _text(value) == "0" else _duration(value)
+
+
 def _key_list(value: Any) -> list[str]:
     items = value if isinstance(value, list) else _text(value).split(",")
     keys = [_text(item) for item in items if _text(item)]
@@ -299,6 +304,22 @@ SETTINGS: tuple[Setting, ...] = (
         _DURATION,
         "",
         "how long a claim lasts; empty = 2 x timeout + 5s",
+    ),
+    Setting(
+        "MESSAGE_RETENTION",
+        ("retention", "messages"),
+        _duration_or_off,
+        "a duration like 30d or 12h, or 0 to keep everything",
+        "30d",
+        "SENT and FAILED messages (and their attempts) last changed longer ago are removed",
+    ),
+    Setting(
+        "IDEMPOTENCY_KEY_TTL",
+        ("retention", "idempotency_keys"),
+        _duration_or_off,
+        "a duration like 24h, or 0 to keep keys for ever",
+        "24h",
+        "how long an Idempotency-Key matches; a repeat after that creates a new message",
     ),
     Setting(
         "SCHEDULER_ENABLED",

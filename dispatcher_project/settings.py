@@ -182,6 +182,10 @@ DISPATCHER = {
         "backoff_max": CONF["WEBHOOK_BACKOFF_MAX"],
     },
     "lease": CONF["WEBHOOK_LEASE"] or 2 * CONF["WEBHOOK_TIMEOUT"] + timedelta(seconds=5),
+    "retention": {
+        "messages": CONF["MESSAGE_RETENTION"],
+        "idempotency_keys": CONF["IDEMPOTENCY_KEY_TTL"],
+    },
     "scheduler": {
         "enabled": CONF["SCHEDULER_ENABLED"],
         "interval": CONF["SCHEDULER_INTERVAL"],

@@ -13,6 +13,7 @@ from django.db import connection
 
 from adapters.clock import DatabaseClock
 from adapters.django_repository import DjangoMessageRepository
+from adapters.django_retention import DjangoRetentionStore
 from adapters.django_scheduler import DjangoSchedulerControl
 from adapters.pg_wakeups import PostgresWakeUps
 from adapters.receipt_cache import DjangoRedisReceiptCache
@@ -27,6 +28,7 @@ from core_domain.use_cases.dispatcher import Dispatcher
 from core_domain.use_cases.dispatcher_status import GetDispatcherStatus
 from core_domain.use_cases.get_message import GetAttempts, GetMessage
 from core_domain.use_cases.list_messages import ListMessages
+from core_domain.use_cases.prune_expired import PruneExpired, Retention
 from core_domain.use_cases.requeue_message import CancelMessage, RequeueMessage
 from core_domain.use_cases.scheduler import GetSchedulerStatus, SetSchedulerState
 from messaging import metrics, models
@@ -77,7 +79,10 @@ def use_cases() -> UseCases:
     interval = conf["scheduler"]["interval"]
     return UseCases(
         create_message=CreateMessage(
-            repository=repository, clock=clock, content_max_length=max_length
+            repository=repository,
+            clock=clock,
+            content_max_length=max_length,
+            key_ttl=conf["retention"]["idempotency_keys"],
         ),
         create_messages=CreateMessages(
             repository=repository, clock=clock, content_max_length=max_length
@@ -160,6 +165,22 @@ def build_dispatcher(
         wakeups=PostgresWakeUps(connect=_listen_connection) if wakeups else None,
         batch_size=batch_size,
         on_progress=on_progress,
+    )
+
+
+def prune_expired() -> PruneExpired:
+    """Retention as configured (MESSAGE_RETENTION, IDEMPOTENCY_KEY_TTL)."""
+    retention = settings.DISPATCHER["retention"]
+    store = DjangoRetentionStore(
+        messages=models.Message, attempts=models.DeliveryAttempt,
+        idempotency_keys=models.IdempotencyKey,
+    )  # fmt: skip
+    return PruneExpired(
+        store=store,
+        control=_control(),
+        retention=Retention(
+            messages=retention["messages"], idempotency_keys=retention["idempotency_keys"]
+        ),
     )
 
 

@@ -6,6 +6,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 
 STATUSES = ("PENDING", "SENDING", "SENT", "FAILED")
 OUTCOMES = ("delivered", "retry_scheduled", "failed")
@@ -145,7 +146,7 @@ class IdempotencyKey(models.Model):
     key = models.CharField(max_length=255, primary_key=True)
     fingerprint = models.CharField(max_length=64)
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(db_default=Now())  # the database's clock: the TTL's
 
     class Meta:
         db_table = "idempotency_keys"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 from core_domain.delivery import DeliveryAttempt, DeliveryOutcome, Finalization
@@ -47,7 +48,7 @@ class InMemoryMessageRepository:
     def __init__(self, *messages: Message, clock: FixedClock | None = None) -> None:
         self.messages: dict[MessageId, Message] = {}
         self.attempt_log: list[DeliveryAttempt] = []
-        self.keys: dict[str, tuple[MessageId, str]] = {}
+        self.keys: dict[str, tuple[MessageId, str, datetime]] = {}
         self.clock = clock or FixedClock()
         self.finished: Counter[tuple[date, Status]] = Counter()
         self._tokens = 0
@@ -60,16 +61,20 @@ class InMemoryMessageRepository:
                 self._store(message)
 
     def add_idempotent(
-        self, message: Message, *, key: str, fingerprint: str
+        self, message: Message, *, key: str, fingerprint: str, ttl: timedelta | None
     ) -> StoredIdempotentMessage:
         with self._lock:
+            now = self.clock.now()
             if key in self.keys:
-                message_id, stored_fingerprint = self.keys[key]
-                return StoredIdempotentMessage(
-                    message=self.messages[message_id], fingerprint=stored_fingerprint, is_new=False
-                )
+                message_id, stored_fingerprint, stored_at = self.keys[key]
+                if ttl is None or stored_at >= now - ttl:
+                    return StoredIdempotentMessage(
+                        message=self.messages[message_id],
+                        fingerprint=stored_fingerprint,
+                        is_new=False,
+                    )
             self._store(message)
-            self.keys[key] = (message.id, fingerprint)
+            self.keys[key] = (message.id, fingerprint, now)
             return StoredIdempotentMessage(message=message, fingerprint=fingerprint, is_new=True)
 
     def get(self, message_id: MessageId) -> Message:
@@ -304,3 +309,52 @@ def _attempt(result: Finalization, *, now: datetime) -> DeliveryAttempt:
         error=result.error,
         response_excerpt=result.response_excerpt,
     )
+
+
+class InMemoryRetentionStore:
+    """Retention over an InMemoryMessageRepository, on its clock; `is_held` stands in for
+    another process holding the pruning lock."""
+
+    def __init__(self, repository: InMemoryMessageRepository, *, is_held: bool = False) -> None:
+        self.repository = repository
+        self.is_held = is_held
+
+    def _finished(self, older_than: timedelta) -> list[Message]:
+        cutoff = self.repository.clock.now() - older_than
+        found = [m for m in self.repository.messages.values()
+                 if m.is_final and m.updated_at < cutoff]  # fmt: skip
+        return sorted(found, key=lambda m: m.updated_at)
+
+    def _attempts_of(self, ids: set[MessageId]) -> list[DeliveryAttempt]:
+        return [a for a in self.repository.attempt_log if a.message_id in ids]
+
+    def delete_finished(self, *, older_than: timedelta, limit: int) -> tuple[int, int]:
+        doomed = {m.id for m in self._finished(older_than)[:limit]}
+        attempts = self._attempts_of(doomed)
+        self.repository.attempt_log = [a for a in self.repository.attempt_log if a not in attempts]
+        for message_id in doomed:
+            del self.repository.messages[message_id]
+        self.repository.keys = {k: v for k, v in self.repository.keys.items()
+                                if v[0] not in doomed}  # fmt: skip
+        return len(doomed), len(attempts)
+
+    def count_finished(self, *, older_than: timedelta) -> tuple[int, int]:
+        doomed = {m.id for m in self._finished(older_than)}
+        return len(doomed), len(self._attempts_of(doomed))
+
+    def _old_keys(self, older_than: timedelta) -> list[str]:
+        cutoff = self.repository.clock.now() - older_than
+        return [key for key, (_, _, at) in self.repository.keys.items() if at < cutoff]
+
+    def delete_keys(self, *, older_than: timedelta, limit: int) -> int:
+        doomed = self._old_keys(older_than)[:limit]
+        for key in doomed:
+            del self.repository.keys[key]
+        return len(doomed)
+
+    def count_keys(self, *, older_than: timedelta) -> int:
+        return len(self._old_keys(older_than))
+
+    @contextmanager
+    def exclusive(self) -> Iterator[bool]:
+        yield not self.is_held

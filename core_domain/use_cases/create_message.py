@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 
 from core_domain.errors import DomainValidationError, IdempotencyConflictError
 from core_domain.message import Message
@@ -11,6 +12,7 @@ from core_domain.ports import Clock, MessageRepository
 from core_domain.values import DEFAULT_CONTENT_MAX_LENGTH, parse_message_fields
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+DEFAULT_KEY_TTL = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +24,9 @@ class CreatedMessage:
 class CreateMessage:
     """Validate and store a new PENDING message, due now.
 
-    With an idempotency key, a repeat of the same request returns the first message
-    (`is_new` False) and the same key with another body raises IdempotencyConflictError.
+    With an idempotency key, a repeat of the same request within `key_ttl` returns the first
+    message (`is_new` False) and the same key with another body raises
+    IdempotencyConflictError; after `key_ttl` (None: never) the key is free again.
     Raises DomainValidationError for an invalid phone number, content or key.
     """
 
@@ -33,10 +36,12 @@ class CreateMessage:
         repository: MessageRepository,
         clock: Clock,
         content_max_length: int = DEFAULT_CONTENT_MAX_LENGTH,
+        key_ttl: timedelta | None = DEFAULT_KEY_TTL,
     ) -> None:
         self._repository = repository
         self._clock = clock
         self._content_max_length = content_max_length
+        self._key_ttl = key_ttl
 
     def execute(
         self, *, phone_number: str, content: str, idempotency_key: str | None = None
@@ -50,7 +55,9 @@ class CreateMessage:
             return CreatedMessage(message=message, is_new=True)
         key = _checked_key(idempotency_key)
         fingerprint = hashlib.sha256(f"{phone.value}\n{text.value}".encode()).hexdigest()
-        stored = self._repository.add_idempotent(message, key=key, fingerprint=fingerprint)
+        stored = self._repository.add_idempotent(
+            message, key=key, fingerprint=fingerprint, ttl=self._key_ttl
+        )
         if stored.fingerprint != fingerprint:
             raise IdempotencyConflictError(
                 "This Idempotency-Key was already used with a different request body"

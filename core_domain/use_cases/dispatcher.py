@@ -17,10 +17,10 @@ from core_domain.ports import MessageRepository, SchedulerControl, WakeUpSignal,
 from core_domain.receipt_writer import ReceiptWriter
 from core_domain.use_cases.delivery_pipeline import BatchReport, DeliveryPipeline
 from core_domain.use_cases.pipeline_pump import CHECK_EVERY, Pump
+from core_domain.use_cases.prune_expired import WORKER_RETENTION
 
 logger = logging.getLogger(__name__)
 
-WORKER_RETENTION = timedelta(days=1)  # how long a silent (stopped or crashed) worker is listed
 # Due rows that a claim did not get are held by another worker's claim in progress: they are
 # looked at again this soon, not only at the next wake-up.
 RECHECK_LOCKED = 0.05

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,11 +48,18 @@ def pgbouncer(workdir: Path) -> Iterator[str]:
         f"[databases]\n{name} = host={host} port={port} dbname={name}\n"
         f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {listen}\n"
         f"unix_socket_dir =\nauth_type = trust\nauth_file = {workdir / 'users.txt'}\n"
-        "pool_mode = transaction\nmax_prepared_statements = 0\n"
+        "pool_mode = transaction\n"  # and, in 1.18, no prepared statements at all
         "ignore_startup_parameters = extra_float_digits,options\n"
         f"logfile = {workdir / 'pgbouncer.log'}\npidfile = {workdir / 'pgbouncer.pid'}\n"
     )
-    process = subprocess.Popen([pgbouncer_binary(), str(workdir / "pgbouncer.ini")])
+    # PgBouncer will not run as root: it is told to switch to nobody, who must reach its files.
+    as_user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    workdir.chmod(0o777)
+    for parent in workdir.parents:
+        if parent == Path(tempfile.gettempdir()):
+            break
+        parent.chmod(parent.stat().st_mode | 0o011)
+    process = subprocess.Popen([pgbouncer_binary(), *as_user, str(workdir / "pgbouncer.ini")])
     try:
         yield f"postgres://{user}@127.0.0.1:{listen}/{name}"
     finally:
@@ -78,6 +86,8 @@ def test_the_api_works_through_pgbouncer_in_transaction_mode_and_wakes_the_dispa
                              log=tmp_path / "dispatcher.log")  # fmt: skip
         try:
             wait_until(lambda: is_healthy(base_url), timeout=30, what="the API to answer")
+            ready = f"{base_url}/health/ready"
+            wait_until(lambda: requests.get(ready, timeout=5).ok, timeout=30, what="the pool")
             wait_until(lambda: models.Worker.objects.exists(), timeout=30, what="a heartbeat")
             ids = []
             for number in range(20):  # one by one: each must wake the idle dispatcher

@@ -9,13 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from adapters.django_retention import DjangoRetentionStore
 from core_domain.delivery import AttemptOutcome, DeliveryOutcome, Finalization
 from core_domain.errors import MessageNotFoundError
 from core_domain.judge import judge
 from core_domain.message import Message, Status
 from core_domain.ports import MessageFilter
 from core_domain.retry import RetryPolicy
-from tests.fakes import T0, InMemoryMessageRepository, a_message
+from messaging import models
+from tests.fakes import T0, InMemoryMessageRepository, InMemoryRetentionStore, a_message
 
 LEASE = timedelta(seconds=65)
 SHORT = timedelta(milliseconds=200)  # a lease a test lets run out
@@ -96,8 +98,8 @@ def test_keyset_pages_walk_everything_once_in_order(repository) -> None:
 
 def test_idempotent_add_stores_once_and_returns_the_first(repository) -> None:
     first, second = a_message(), a_message()
-    one = repository.add_idempotent(first, key="k", fingerprint="f1")
-    two = repository.add_idempotent(second, key="k", fingerprint="f2")
+    one = repository.add_idempotent(first, key="k", fingerprint="f1", ttl=None)
+    two = repository.add_idempotent(second, key="k", fingerprint="f2", ttl=None)
     assert one.is_new and not two.is_new
     assert (two.message, two.fingerprint) == (first, "f1")
     assert repository.list(filters=MessageFilter(), limit=10, offset=0, before=None).total == 1
@@ -252,3 +254,78 @@ def test_counts_by_status_and_messages_finished_today(repository) -> None:
     assert repository.count_by_status() == {
         Status.PENDING: 0, Status.SENDING: 0, Status.SENT: 3, Status.FAILED: 1,
     }  # fmt: skip
+
+
+# -- retention ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def retention(repository):
+    if isinstance(repository, InMemoryMessageRepository):
+        return InMemoryRetentionStore(repository)
+    return DjangoRetentionStore(
+        messages=models.Message, attempts=models.DeliveryAttempt,
+        idempotency_keys=models.IdempotencyKey,
+    )  # fmt: skip
+
+
+def once_older_than(repository, span: timedelta, check: Callable[[], object]):
+    """`check()` once `span` has passed on the repository's clock (the fake's moves; for
+    PostgreSQL's the test waits, within a deadline)."""
+    if isinstance(repository, InMemoryMessageRepository):
+        repository.clock.advance(span + timedelta(milliseconds=1))
+        return check()
+    deadline = time.monotonic() + 5
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"nothing became older than {span} within 5 s"
+        time.sleep(0.01)
+    return found
+
+
+def test_retention_removes_old_finished_messages_with_their_attempts_only(
+    repository, retention
+) -> None:
+    now = now_of(repository)
+    pending, sending = a_message(next_attempt_at=now), a_message(next_attempt_at=now)
+    stored(repository, pending, sending)
+    (claimed,) = repository.claim_batch(worker_id="w1", limit=1, lease=LEASE)
+    (other,) = stored(repository, a_message(next_attempt_at=now + timedelta(hours=1)))
+    repository.finalize([delivered(claimed)])  # sent, with one attempt
+    stored(repository, a_message(status=Status.FAILED, updated_at=now - timedelta(hours=2)))
+    assert retention.count_finished(older_than=timedelta(hours=1)) == (1, 0)
+    assert once_older_than(
+        repository, SHORT, lambda: retention.count_finished(older_than=SHORT) == (2, 1)
+    )
+    assert retention.delete_finished(older_than=SHORT, limit=1) == (1, 0)  # oldest first
+    assert retention.delete_finished(older_than=SHORT, limit=10) == (1, 1)
+    assert retention.delete_finished(older_than=SHORT, limit=10) == (0, 0)
+    with pytest.raises(MessageNotFoundError):
+        repository.get(claimed.id)
+    left = {m.id for m in repository.list(filters=MessageFilter(), limit=10, offset=0,
+                                           before=None).items}  # fmt: skip
+    assert left == {pending.id, other.id} or left == {sending.id, other.id}
+    assert sum(repository.count_by_status().values()) == 2
+
+
+def test_retention_removes_old_idempotency_keys_and_the_key_is_free_again(
+    repository, retention
+) -> None:
+    first = repository.add_idempotent(a_message(), key="k", fingerprint="f", ttl=SHORT)
+    assert retention.count_keys(older_than=timedelta(hours=1)) == 0
+
+    def a_new_message_for_the_key():
+        stored = repository.add_idempotent(a_message(), key="k", fingerprint="f", ttl=SHORT)
+        return stored if stored.is_new else None  # within the TTL: the first message
+
+    again = once_older_than(repository, SHORT, a_new_message_for_the_key)
+    assert again.message.id != first.message.id
+    assert once_older_than(repository, SHORT, lambda: retention.count_keys(older_than=SHORT))
+    assert retention.delete_keys(older_than=SHORT, limit=10) == 1
+    assert repository.add_idempotent(a_message(), key="k", fingerprint="f", ttl=None).is_new
+
+
+def test_only_one_process_at_a_time_may_prune(repository, retention) -> None:
+    with retention.exclusive() as first:
+        assert first
+    with retention.exclusive() as again:
+        assert again  # released when the first context ended

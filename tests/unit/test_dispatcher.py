@@ -12,7 +12,8 @@ from core_domain.ports import WorkerBeat
 from core_domain.receipt_writer import ReceiptWriter
 from core_domain.retry import RetryPolicy
 from core_domain.use_cases.delivery_pipeline import DeliveryPipeline
-from core_domain.use_cases.dispatcher import WORKER_RETENTION, Dispatcher, Pacing
+from core_domain.use_cases.dispatcher import Dispatcher, Pacing
+from core_domain.use_cases.prune_expired import WORKER_RETENTION
 from tests.fakes import (
     T0,
     FixedClock,

@@ -17,9 +17,12 @@ from django.db import connection
 
 from core_domain.ports import WorkerBeat
 from core_domain.use_cases.dispatcher import Pacing, TickReport
+from core_domain.use_cases.prune_expired import PruneInBackground
 from core_domain.values import format_duration, parse_duration
-from messaging.bootstrap import build_dispatcher
+from messaging.bootstrap import build_dispatcher, prune_expired
 from messaging.process_supervisor import run_forked
+
+PRUNE_EVERY = timedelta(minutes=1)  # how often a dispatcher tries to prune (one at a time)
 
 
 def _duration(text: str) -> timedelta:
@@ -101,9 +104,11 @@ class Command(BaseCommand):
             f"concurrency {concurrency}{mode}"
         )
         dispatcher = build_dispatcher(concurrency=concurrency, batch_size=batch_size)
+        pruning = PruneInBackground(prune=prune_expired(), every=PRUNE_EVERY).start()
         try:
             dispatcher.run(beat=beat, pacing=pacing, stop=stop, on_tick=self._print_tick)
         finally:
+            pruning.stop()
             dispatcher.close()
             connection.close()
         self.stdout.write(f"dispatcher {beat.id}: stopped")
