@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import admin, messages
-from django.db.models import Count, QuerySet
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from core_domain.errors import DomainError
+from core_domain.errors import DomainError, DomainValidationError
+from core_domain.message import Status
+from core_domain.values import PhoneNumber
 from messaging import models
 from messaging.bootstrap import use_cases
+
+COUNT_CAP = 10_000  # a filtered or searched list counts at most this far (then shows 10,000+)
+
+
+class CappedCountPaginator(Paginator):
+    """Pages without COUNT(*) over millions of rows: the whole list or one status is counted
+    from the kept counts, anything else up to COUNT_CAP rows (through the list's index)."""
+
+    def __init__(self, *args, exact: int | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._exact = exact
+
+    @cached_property
+    def count(self) -> int:
+        if self._exact is not None:
+            return self._exact
+        return self.object_list[: COUNT_CAP + 1].count()
 
 
 class DeliveryAttemptInline(admin.TabularInline):
@@ -44,10 +67,14 @@ class MessageAdmin(admin.ModelAdmin):
         "created_at",
         "sent_at",
     )
-    list_filter = ("status", "created_at")
-    search_fields = ("phone_number", "=external_id", "id")
+    list_filter = ("status",)
+    # Searched through an index each (see get_search_results): an id, a phone number or a
+    # receiver's messageId, typed exactly.
+    search_fields = ("id",)
+    search_help_text = "An exact message id, phone number or externalId"
     ordering = ("-created_at", "-id")
-    date_hierarchy = "created_at"
+    show_full_result_count = False  # no COUNT(*) of the whole table beside a filtered one
+    paginator = CappedCountPaginator
     inlines = [DeliveryAttemptInline]
     actions = ["requeue_failed", "cancel_pending"]
     # The state machine decides every field, so nothing is edited by hand here.
@@ -65,12 +92,42 @@ class MessageAdmin(admin.ModelAdmin):
             message.status,
         )
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
-        counts = dict(
-            models.Message.objects.values_list("status").annotate(n=Count("id")).order_by()
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            return queryset.filter(id=uuid.UUID(term)), False
+        except ValueError:
+            pass
+        try:
+            phone = PhoneNumber.parse(term).value
+        except DomainValidationError:
+            return queryset.filter(external_id=term), False
+        spellings = {phone, "+" + phone.lstrip("+")}  # typed with or without its "+"
+        matches = queryset.filter(phone_number__in=spellings) | queryset.filter(external_id=term)
+        return matches, False
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        return CappedCountPaginator(
+            queryset, per_page, orphans, allow_empty_first_page, exact=self._kept_count(request)
         )
+
+    def _kept_count(self, request: HttpRequest) -> int | None:
+        """The exact count when the list is the whole table or one status, else None."""
+        params = {k: v for k, v in request.GET.items() if k not in ("p", "o")}
+        status = params.pop("status__exact", None)
+        if params:
+            return None
+        counts = use_cases().queue_depth.execute()
+        if status is None:
+            return sum(counts.values())
+        return counts.get(Status(status), 0) if status in Status.__members__ else None
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        counts = use_cases().queue_depth.execute()
         summary = [
-            {"status": status, "count": counts.get(status, 0), "color": color}
+            {"status": status, "count": counts[Status(status)], "color": color}
             for status, color in STATUS_COLORS.items()
         ]
         return super().changelist_view(request, {**(extra_context or {}), "status_counts": summary})

@@ -29,6 +29,7 @@ from core_domain.use_cases.dispatcher_status import GetDispatcherStatus
 from core_domain.use_cases.get_message import GetAttempts, GetMessage
 from core_domain.use_cases.list_messages import ListMessages
 from core_domain.use_cases.prune_expired import PruneExpired, Retention
+from core_domain.use_cases.queue_depth import GetQueueDepth
 from core_domain.use_cases.requeue_message import CancelMessage, RequeueMessage
 from core_domain.use_cases.scheduler import GetSchedulerStatus, SetSchedulerState
 from messaging import metrics, models
@@ -44,6 +45,7 @@ class UseCases:
     requeue_message: RequeueMessage
     cancel_message: CancelMessage
     set_scheduler_state: SetSchedulerState
+    queue_depth: GetQueueDepth
     scheduler_status: GetSchedulerStatus
     dispatcher_status: GetDispatcherStatus
 
@@ -93,6 +95,7 @@ def use_cases() -> UseCases:
         requeue_message=RequeueMessage(repository=repository, clock=clock),
         cancel_message=CancelMessage(repository=repository, clock=clock),
         set_scheduler_state=SetSchedulerState(control=control),
+        queue_depth=GetQueueDepth(repository=repository),
         scheduler_status=GetSchedulerStatus(
             control=control,
             clock=clock,

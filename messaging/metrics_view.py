@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from messaging import metrics
 from messaging.authentication import IsApiClientOrStaff, bearer_token, matching_key_id
+from messaging.bootstrap import use_cases
 from messaging.exception_handler import error_body
 
 
@@ -30,6 +31,7 @@ class MetricsView(View):
         refusal = None if settings.DISPATCHER["metrics_public"] else _refusal(request)
         if refusal is not None:
             return refusal
-        response = HttpResponse(metrics.scrape(), content_type=CONTENT_TYPE_LATEST)
+        scraped = metrics.scrape(queue_depth=use_cases().queue_depth.execute)
+        response = HttpResponse(scraped, content_type=CONTENT_TYPE_LATEST)
         response["Cache-Control"] = "no-store"
         return response
