@@ -18,7 +18,8 @@ from django.db.models.functions import Now
 from adapters.database_errors import unavailable_as_domain_error
 from core_domain.delivery import AttemptOutcome, DeliveryAttempt, Finalization
 from core_domain.errors import MessageNotFoundError
-from core_domain.message import Message, MessageId, Status
+from core_domain.message import CANCELLED_ERROR, EXPIRED_ERROR, Message, MessageId, Status
+from core_domain.operator_changes import BatchChange, OperatorAction, Selection
 from core_domain.outage import pause
 from core_domain.ports import MessageFilter, Page, StoredIdempotentMessage
 from core_domain.values import PageCursor
@@ -48,6 +49,7 @@ class DjangoMessageRepository:
         idempotency_keys: type[Model],
         status_counts: type[Model],
         daily_counts: type[Model],
+        send_gate: type[Model],
         reconnect_delays: Sequence[float] = (),
         prepare: bool = False,
     ) -> None:
@@ -60,6 +62,7 @@ class DjangoMessageRepository:
         self._keys = idempotency_keys
         self._status_counts = status_counts
         self._daily_counts = daily_counts
+        self._gate_table = send_gate._meta.db_table
         self._reconnect_delays = tuple(reconnect_delays)
         self._prepare = prepare
 
@@ -139,13 +142,47 @@ class DjangoMessageRepository:
         counts = self.count_by_status()
         return counts[filters.status] if filters.status is not None else sum(counts.values())
 
-    def replace(self, message: Message, *, expected_status: Status) -> bool:
-        values = _values(message)
-        values.pop("id")
-        changed = self._messages.objects.filter(pk=message.id, status=expected_status.value).update(
-            **values
-        )
-        return changed == 1
+    def change_batch(
+        self,
+        *,
+        action: OperatorAction,
+        selection: Selection,
+        dry_run: bool,
+        after: PageCursor | None,
+        limit: int,
+    ) -> BatchChange:
+        table = self._messages._meta.db_table
+        where, params = _selected(selection, after=after)
+        params.update(applies_to=action.applies_to.value, limit=limit, dry=dry_run,
+                      cancelled=CANCELLED_ERROR)  # fmt: skip
+        # Newest first through `messages_by_status`; the rows are locked only for their own
+        # short statement, and a row a claim holds is skipped (it is no longer PENDING).
+        sql = f"""
+            WITH batch AS (
+                SELECT id, created_at FROM {table} WHERE status = %(applies_to)s {where}
+                ORDER BY created_at DESC, id DESC LIMIT %(limit)s
+            ), locked AS (
+                SELECT id FROM {table}
+                WHERE id IN (SELECT id FROM batch) AND status = %(applies_to)s
+                FOR UPDATE SKIP LOCKED
+            ), changed AS (
+                UPDATE {table} AS m SET {_OPERATOR_WRITES[action]}, updated_at = now()
+                FROM locked WHERE m.id = locked.id AND NOT %(dry)s
+                RETURNING 1
+            ), last AS (SELECT created_at, id FROM batch ORDER BY created_at, id LIMIT 1)
+            SELECT (SELECT count(*) FROM batch), (SELECT count(*) FROM changed),
+                (SELECT created_at FROM last), (SELECT id FROM last)
+        """
+
+        def write() -> BatchChange:
+            with _driver_cursor() as cursor:
+                cursor.execute(sql, params)
+                matched, changed, created_at, last_id = cursor.fetchone()
+            more = matched == limit
+            cursor_next = PageCursor(created_at=created_at, message_id=last_id) if more else None
+            return BatchChange(matched=matched, changed=changed, next=cursor_next)
+
+        return unavailable_as_domain_error(write)
 
     def attempts(self, message_id: MessageId) -> list[DeliveryAttempt]:
         rows = list(self._attempts.objects.filter(message_id=message_id).order_by("attempt_number"))
@@ -177,15 +214,23 @@ class DjangoMessageRepository:
     # message or when it is due. Writes of a claim's result are fenced by its claim token.
     # Each step is one statement in autocommit (atomic by itself): no BEGIN/COMMIT round trips.
 
-    def claim_batch(self, *, worker_id: str, limit: int, lease: timedelta) -> list[Message]:
+    def claim_batch(
+        self, *, worker_id: str, limit: int, lease: timedelta, is_probe: bool = False
+    ) -> list[Message]:
         table = self._messages._meta.db_table
         # The status literals match the partial index `messages_claimable`, so the planner
         # reads only claimable rows, in next_attempt_at order, however many are SENT. The
-        # token CTE is volatile, so it runs once: one token for this claim's rows.
+        # gate is read once (an InitPlan): while the circuit is open or the receiver asked
+        # everyone to wait, nothing is claimed, whatever a dispatcher last knew. The token
+        # CTE is volatile, so it runs once: one token for this claim's rows.
         sql = f"""
             WITH due AS (
                 SELECT id FROM {table}
                 WHERE status IN ('PENDING', 'SENDING') AND next_attempt_at <= now()
+                    AND (expires_at IS NULL OR expires_at > now())
+                    AND (%(probe)s OR NOT EXISTS (
+                        SELECT 1 FROM {self._gate_table}
+                        WHERE circuit_state <> 'closed' OR paused_until > now()))
                 ORDER BY next_attempt_at
                 LIMIT %(limit)s
                 FOR UPDATE SKIP LOCKED
@@ -197,7 +242,7 @@ class DjangoMessageRepository:
             FROM due, token WHERE m.id = due.id
             RETURNING {", ".join("m." + f for f in _FIELDS)}
         """
-        params = {"limit": limit, "worker": worker_id, "lease": lease}
+        params = {"limit": limit, "worker": worker_id, "lease": lease, "probe": is_probe}
 
         def claim() -> list[Message]:
             with _driver_cursor() as cursor:
@@ -272,6 +317,27 @@ class DjangoMessageRepository:
 
         return self._surviving_reconnects(write, what="release")
 
+    def expire_overdue(self, *, limit: int) -> int:
+        table = self._messages._meta.db_table
+        # Through the partial index `messages_expiring`; a leased row is left to its call.
+        sql = f"""
+            UPDATE {table} SET status = 'FAILED', last_error = %(reason)s, updated_at = now(),
+                lease_expires_at = NULL
+            WHERE id IN (
+                SELECT id FROM {table}
+                WHERE status IN ('PENDING', 'SENDING') AND expires_at <= now()
+                    AND next_attempt_at <= now()
+                ORDER BY expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+        """
+        params = {"reason": EXPIRED_ERROR, "limit": limit}
+
+        def write() -> int:
+            with _driver_cursor() as cursor:
+                cursor.execute(sql, params, prepare=self._prepare)
+                return cursor.rowcount
+
+        return unavailable_as_domain_error(write)
+
     def next_due_in(self) -> timedelta | None:
         table = self._messages._meta.db_table
         sql = f"""
@@ -289,6 +355,33 @@ class DjangoMessageRepository:
 
     def _row(self, message: Message) -> Model:
         return self._messages(**_values(message))
+
+
+# What each operator action writes (core_domain.operator_changes.OperatorAction).
+_OPERATOR_WRITES = {
+    OperatorAction.REQUEUE: "status = 'PENDING', retry_count = 0, next_attempt_at = now(), "
+    "last_error = NULL, lease_expires_at = NULL",
+    OperatorAction.CANCEL: "status = 'FAILED', last_error = %(cancelled)s",
+}
+
+
+def _selected(selection: Selection, *, after: PageCursor | None) -> tuple[str, dict[str, Any]]:
+    """The SQL conditions (each ANDed) and parameters of a selection and a keyset start."""
+    conditions, params = [], {}
+    for clause, name, value in (
+        ("phone_number = %(phone)s", "phone", selection.phone_number),
+        ("created_at > %(created_after)s", "created_after", selection.created_after),
+        ("created_at < %(created_before)s", "created_before", selection.created_before),
+        ("strpos(lower(last_error), lower(%(error)s)) > 0", "error", selection.last_error_contains),
+        ("id = ANY(%(ids)s::uuid[])", "ids", list(selection.ids) if selection.ids else None),
+    ):
+        if value is not None:
+            conditions.append(clause)
+            params[name] = value
+    if after is not None:
+        conditions.append("(created_at, id) < (%(after_at)s, %(after_id)s)")
+        params.update(after_at=after.created_at, after_id=after.message_id)
+    return "".join(f" AND {c}" for c in conditions), params
 
 
 @contextmanager

@@ -11,6 +11,8 @@ from enum import StrEnum
 from core_domain.errors import InvalidTransitionError
 
 MessageId = uuid.UUID
+EXPIRED_ERROR = "expired before delivery"  # lastError of a message never sent by its expiresAt
+CANCELLED_ERROR = "Cancelled by an operator"
 
 
 class Status(StrEnum):
@@ -115,26 +117,3 @@ class Message:
     def released(self, *, at: datetime) -> Message:
         """Handed back unsent by a stopping worker: due now, nothing counted."""
         return self._to(Status.PENDING, at=at, next_attempt_at=at, lease_expires_at=None)
-
-    def requeued(self, *, at: datetime) -> Message:
-        """A FAILED message given a fresh start; its attempt history is kept elsewhere."""
-        if self.status is not Status.FAILED:
-            raise InvalidTransitionError(
-                f"Only FAILED messages can be requeued; message {self.id} is {self.status}"
-            )
-        return self._to(
-            Status.PENDING,
-            at=at,
-            retry_count=0,
-            next_attempt_at=at,
-            last_error=None,
-            locked_by=None,
-        )
-
-    def cancelled(self, *, at: datetime) -> Message:
-        """An operator stopped a PENDING message from being sent."""
-        if self.status is not Status.PENDING:
-            raise InvalidTransitionError(
-                f"Only PENDING messages can be cancelled; message {self.id} is {self.status}"
-            )
-        return self._to(Status.FAILED, at=at, last_error="Cancelled by an operator")

@@ -10,6 +10,8 @@ from typing import Protocol
 
 from core_domain.delivery import DeliveryAttempt, DeliveryOutcome, Finalization
 from core_domain.message import Message, MessageId, Status
+from core_domain.operator_changes import BatchChange, OperatorAction, Selection
+from core_domain.send_gate import Gate, Permit
 from core_domain.values import PageCursor
 
 
@@ -107,22 +109,40 @@ class MessageRepository(Protocol):
         (kept counts, or an index for one phone number)."""
         ...
 
-    def replace(self, message: Message, *, expected_status: Status) -> bool:
-        """Write `message` only if the stored one still has `expected_status` (compare-and-set)."""
+    def change_batch(
+        self,
+        *,
+        action: OperatorAction,
+        selection: Selection,
+        dry_run: bool,
+        after: PageCursor | None,
+        limit: int,
+    ) -> BatchChange:
+        """Apply `action` to up to `limit` selected messages it applies to, newest first after
+        `after`, in one short statement (rows a claim holds are skipped); times are the
+        database's. With `dry_run`, count only."""
         ...
 
     def attempts(self, message_id: MessageId) -> list[DeliveryAttempt]:
         """The delivery attempts of a message, oldest first; raises MessageNotFoundError."""
         ...
 
-    def claim_batch(self, *, worker_id: str, limit: int, lease: timedelta) -> list[Message]:
+    def claim_batch(
+        self, *, worker_id: str, limit: int, lease: timedelta, is_probe: bool = False
+    ) -> list[Message]:
         """Lease up to `limit` due messages to `worker_id`, oldest due first.
 
         Due, on the database's clock: PENDING with next_attempt_at <= now, or SENDING with an
-        expired lease. They come back SENDING, locked by `worker_id` until now + lease, under
-        a new claim token. Rows locked by a concurrent claim are skipped, so two workers never
-        get the same message.
+        expired lease, and not past its expires_at. They come back SENDING, locked by
+        `worker_id` until now + lease, under a new claim token. Rows locked by a concurrent
+        claim are skipped, so two workers never get the same message. Nothing is claimed
+        while the shared SendGate holds sending back, except a circuit's probe (`is_probe`).
         """
+        ...
+
+    def expire_overdue(self, *, limit: int) -> int:
+        """Mark up to `limit` due messages past their expires_at FAILED ("expired before
+        delivery", no attempt); a message whose call is in flight is left to its result."""
         ...
 
     def finalize(self, results: Sequence[Finalization]) -> dict[MessageId, datetime | None]:
@@ -195,6 +215,30 @@ class SchedulerControl(Protocol):
     def workers(self) -> list[WorkerStatus]:
         """Every known worker, oldest first."""
         ...
+
+
+class SendGate(Protocol):
+    """Fleet-wide permission to send (SPEC §10): the send rate, the receiver's Retry-After
+    and the circuit breaker, one state shared by every process. Thread-safe. Raises
+    StorageUnavailableError while the database cannot be reached."""
+
+    def acquire(self, want: int) -> Permit:
+        """How many of `want` messages may be claimed now (or the one probe)."""
+        ...
+
+    def refund(self, unused: int) -> None:
+        """Permits granted but not used: fewer messages were due."""
+        ...
+
+    def record(self, outcomes: Sequence[DeliveryOutcome]) -> None:
+        """What these calls (in the order they ended) say about the receiver."""
+        ...
+
+    def close_circuit(self) -> bool:
+        """Close the circuit by hand; False when it was closed."""
+        ...
+
+    def state(self) -> Gate: ...
 
 
 class WakeUpSignal(Protocol):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from core_domain.errors import DomainValidationError
+from core_domain.schedule import Schedule
 
 _PHONE_SEPARATORS = re.compile(r"[\s\-()]")
 _E164 = re.compile(r"^\+?[1-9][0-9]{1,14}$")  # ASCII digits: \d also admits ٩ and ९
@@ -101,14 +102,20 @@ def format_duration(span: timedelta) -> str:
 
 
 def parse_message_fields(
-    *, phone_number: str, content: str, content_max_length: int
-) -> tuple[PhoneNumber, Content]:
-    """Both fields of a new message, checked together.
+    *,
+    phone_number: str,
+    content: str,
+    content_max_length: int,
+    send_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    now: datetime,
+) -> tuple[PhoneNumber, Content, Schedule]:
+    """The fields of a new message, checked together.
 
     Raises one DomainValidationError whose `errors` lists every field that is wrong.
     """
     problems: dict[str, list[str]] = {}
-    phone = text = None
+    phone = text = schedule = None
     try:
         phone = PhoneNumber.parse(phone_number)
     except DomainValidationError as exc:
@@ -117,10 +124,14 @@ def parse_message_fields(
         text = Content.parse(content, max_length=content_max_length)
     except DomainValidationError as exc:
         problems[exc.field] = [exc.message]
-    if phone is None or text is None:
+    try:
+        schedule = Schedule.parse(send_at=send_at, expires_at=expires_at, now=now)
+    except DomainValidationError as exc:
+        problems.update(exc.errors)
+    if phone is None or text is None or schedule is None:
         field, messages = next(iter(problems.items()))
         raise DomainValidationError(messages[0], field=field, errors=problems)
-    return phone, text
+    return phone, text, schedule
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

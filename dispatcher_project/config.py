@@ -14,6 +14,7 @@ import yaml
 from django.core.exceptions import ImproperlyConfigured
 
 from adapters.webhook_signing import signing_key
+from core_domain.send_gate import RateLimit
 from core_domain.values import parse_duration
 
 
@@ -79,6 +80,10 @@ def _optional_duration(value: Any) -> Any:
 def _duration_or_off(value: Any) -> Any:
     """A duration, or 0 for none at all (kept for ever)."""
     return None if _text(value) == "0" else _duration(value)
+
+
+def _rate(value: Any) -> RateLimit | None:
+    return RateLimit.parse(_text(value))
 
 
 def _key_list(value: Any) -> list[str]:
@@ -304,6 +309,30 @@ SETTINGS: tuple[Setting, ...] = (
         _DURATION,
         "",
         "how long a claim lasts; empty = 2 x timeout + 5s",
+    ),
+    Setting(
+        "WEBHOOK_RATE_LIMIT",
+        ("webhook", "rate_limit"),
+        _rate,
+        "a rate like 50/s or 3000/m, or 0 for no limit",
+        "0",
+        "the most sends for the whole fleet together (kept in PostgreSQL)",
+    ),
+    Setting(
+        "WEBHOOK_CIRCUIT_FAILURES",
+        ("webhook", "circuit_failures"),
+        _int_between(0, 1_000_000),
+        "a whole number, 0 = no circuit breaker",
+        10,
+        "retryable failures in a row (fleet-wide) that open the circuit; one 410 always does",
+    ),
+    Setting(
+        "WEBHOOK_CIRCUIT_COOLDOWN",
+        ("webhook", "circuit_cooldown"),
+        _duration,
+        _DURATION,
+        "30s",
+        "wait before the first probe of an open circuit (doubles while probes fail, up to 10m)",
     ),
     Setting(
         "MESSAGE_RETENTION",

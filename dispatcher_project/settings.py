@@ -182,6 +182,11 @@ DISPATCHER = {
         "backoff_max": CONF["WEBHOOK_BACKOFF_MAX"],
     },
     "lease": CONF["WEBHOOK_LEASE"] or 2 * CONF["WEBHOOK_TIMEOUT"] + timedelta(seconds=5),
+    "rate_limit": CONF["WEBHOOK_RATE_LIMIT"],
+    "circuit": {
+        "failures": CONF["WEBHOOK_CIRCUIT_FAILURES"],
+        "cooldown": CONF["WEBHOOK_CIRCUIT_COOLDOWN"],
+    },
     "retention": {
         "messages": CONF["MESSAGE_RETENTION"],
         "idempotency_keys": CONF["IDEMPOTENCY_KEY_TTL"],

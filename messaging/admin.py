@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from core_domain.errors import DomainError, DomainValidationError
 from core_domain.message import Status
+from core_domain.operator_changes import MAX_IDS, OperatorAction
 from core_domain.values import PhoneNumber
 from messaging import models
 from messaging.bootstrap import use_cases
@@ -134,20 +135,23 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Requeue selected FAILED messages")
     def requeue_failed(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._apply(request, queryset, use_cases().requeue_message, "requeued")
+        self._apply(request, queryset, OperatorAction.REQUEUE)
 
     @admin.action(description="Cancel selected PENDING messages")
     def cancel_pending(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._apply(request, queryset, use_cases().cancel_message, "cancelled")
+        self._apply(request, queryset, OperatorAction.CANCEL)
 
-    def _apply(self, request: HttpRequest, queryset: QuerySet, use_case, verb: str) -> None:
-        done, skipped = 0, []
-        for message_id in queryset.values_list("id", flat=True):
-            try:
-                use_case.execute(message_id=message_id)
-                done += 1
-            except DomainError as exc:
-                skipped.append(str(exc))
-        self.message_user(request, f"{done} message(s) {verb}.", messages.SUCCESS)
-        if skipped:
-            self.message_user(request, f"{len(skipped)} skipped: {skipped[0]}", messages.WARNING)
+    def _apply(self, request: HttpRequest, queryset: QuerySet, action: OperatorAction) -> None:
+        ids = list(queryset.values_list("id", flat=True)[:MAX_IDS])
+        try:
+            report = use_cases().change_messages.execute(action=action, ids=ids)
+        except DomainError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"{report.changed} message(s) {action.done}.", messages.SUCCESS)
+        if skipped := len(ids) - report.changed:
+            self.message_user(
+                request,
+                f"{skipped} skipped: only {action.applies_to.value} messages can be {action.done}",
+                messages.WARNING,
+            )

@@ -15,12 +15,16 @@ from adapters.clock import DatabaseClock
 from adapters.django_repository import DjangoMessageRepository
 from adapters.django_retention import DjangoRetentionStore
 from adapters.django_scheduler import DjangoSchedulerControl
+from adapters.django_send_gate import DjangoSendGate
 from adapters.pg_wakeups import PostgresWakeUps
 from adapters.receipt_cache import DjangoRedisReceiptCache
 from adapters.webhook_client import HttpWebhookSender
+from core_domain.operator_changes import OperatorAction
 from core_domain.outage import OUTAGE_DELAYS
 from core_domain.receipt_writer import ReceiptWriter
 from core_domain.retry import RetryPolicy
+from core_domain.send_gate import CircuitPolicy
+from core_domain.use_cases.change_messages import ChangeMessage, ChangeMessages
 from core_domain.use_cases.create_message import CreateMessage
 from core_domain.use_cases.create_messages import CreateMessages
 from core_domain.use_cases.delivery_pipeline import BatchReport, DeliveryPipeline
@@ -30,8 +34,7 @@ from core_domain.use_cases.get_message import GetAttempts, GetMessage
 from core_domain.use_cases.list_messages import ListMessages
 from core_domain.use_cases.prune_expired import PruneExpired, Retention
 from core_domain.use_cases.queue_depth import GetQueueDepth
-from core_domain.use_cases.requeue_message import CancelMessage, RequeueMessage
-from core_domain.use_cases.scheduler import GetSchedulerStatus, SetSchedulerState
+from core_domain.use_cases.scheduler import CloseCircuit, GetSchedulerStatus, SetSchedulerState
 from messaging import metrics, models
 
 
@@ -42,9 +45,11 @@ class UseCases:
     get_message: GetMessage
     get_attempts: GetAttempts
     list_messages: ListMessages
-    requeue_message: RequeueMessage
-    cancel_message: CancelMessage
+    requeue_message: ChangeMessage
+    cancel_message: ChangeMessage
+    change_messages: ChangeMessages
     set_scheduler_state: SetSchedulerState
+    close_circuit: CloseCircuit
     queue_depth: GetQueueDepth
     scheduler_status: GetSchedulerStatus
     dispatcher_status: GetDispatcherStatus
@@ -59,8 +64,20 @@ def message_repository(
         idempotency_keys=models.IdempotencyKey,
         status_counts=models.StatusCount,
         daily_counts=models.DailyCount,
+        send_gate=models.SendGateState,
         reconnect_delays=reconnect_delays,
         prepare=prepare,
+    )
+
+
+def send_gate() -> DjangoSendGate:
+    """The fleet's send rate, pause and circuit (WEBHOOK_RATE_LIMIT, WEBHOOK_CIRCUIT_*)."""
+    conf = settings.DISPATCHER
+    return DjangoSendGate(
+        state=models.SendGateState,
+        rate=conf["rate_limit"],
+        policy=CircuitPolicy(**conf["circuit"]),
+        probe_timeout=conf["lease"],  # a probe not back within its lease is given out again
     )
 
 
@@ -77,6 +94,7 @@ def use_cases() -> UseCases:
     """Built once per process; tests that change settings call `use_cases.cache_clear()`."""
     conf = settings.DISPATCHER
     clock, repository, control = DatabaseClock(), message_repository(), _control()
+    gate = send_gate()
     max_length = conf["content_max_length"]
     interval = conf["scheduler"]["interval"]
     return UseCases(
@@ -92,15 +110,19 @@ def use_cases() -> UseCases:
         get_message=GetMessage(repository=repository),
         get_attempts=GetAttempts(repository=repository),
         list_messages=ListMessages(repository=repository),
-        requeue_message=RequeueMessage(repository=repository, clock=clock),
-        cancel_message=CancelMessage(repository=repository, clock=clock),
+        requeue_message=ChangeMessage(repository=repository, action=OperatorAction.REQUEUE),
+        cancel_message=ChangeMessage(repository=repository, action=OperatorAction.CANCEL),
+        change_messages=ChangeMessages(repository=repository),
         set_scheduler_state=SetSchedulerState(control=control),
+        close_circuit=CloseCircuit(gate=gate),
         queue_depth=GetQueueDepth(repository=repository),
         scheduler_status=GetSchedulerStatus(
             control=control,
+            gate=gate,
             clock=clock,
             interval=interval,
             batch_size=conf["scheduler"]["batch_size"],
+            rate_limit=conf["rate_limit"],
         ),
         dispatcher_status=GetDispatcherStatus(
             repository=repository, control=control, clock=clock, interval=interval
@@ -167,6 +189,7 @@ def build_dispatcher(
         receipts=receipts,
         wakeups=PostgresWakeUps(connect=_listen_connection) if wakeups else None,
         batch_size=batch_size,
+        gate=send_gate(),
         on_progress=on_progress,
     )
 

@@ -18,6 +18,7 @@ from core_domain.values import format_duration
 from messaging import openapi_examples as examples
 from messaging.bootstrap import api_dispatcher, use_cases
 from messaging.serializers import (
+    CircuitActionSerializer,
     ProcessingResultSerializer,
     ProcessingStatusSerializer,
     QueryParametersSerializer,
@@ -142,5 +143,31 @@ class SchedulerStatusView(APIView):
                     }
                     for w, alive in report.workers
                 ],
+                "circuit": {
+                    "state": report.gate.state.value,
+                    "reason": report.gate.reason,
+                    "since": report.gate.since,
+                    "nextProbeAt": report.gate.next_probe_at,
+                    "consecutiveFailures": report.gate.failures,
+                },
+                "rateLimit": {
+                    "limit": str(report.rate_limit) if report.rate_limit else None,
+                    "pausedUntil": report.gate.paused_until,
+                },
             }
         )
+
+
+class CircuitCloseView(APIView):
+    @extend_schema(
+        summary="Close the webhook's circuit by hand",
+        description=examples.DESCRIPTIONS["circuit_close"],
+        examples=[examples.CIRCUIT_CLOSED],
+        request=None,
+        parameters=ERROR_HEADERS,
+        responses={200: CircuitActionSerializer, **errors(409, *COMMON_ERRORS)},
+        tags=["scheduler"],
+    )
+    def post(self, request: Request) -> Response:
+        use_cases().close_circuit.execute()
+        return Response({"message": "Circuit closed: sending resumes", "status": "closed"})

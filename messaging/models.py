@@ -73,6 +73,12 @@ class Message(models.Model):
                 condition=Q(external_id__isnull=False),
                 name="messages_by_external_id",
             ),
+            # Serves the sweep of messages past their expiresAt (only rows that have one).
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status__in=["PENDING", "SENDING"], expires_at__isnull=False),
+                name="messages_expiring",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -163,6 +169,33 @@ class SchedulerState(models.Model):
     class Meta:
         db_table = "scheduler_state"
         constraints = [models.CheckConstraint(condition=Q(id=1), name="scheduler_state_single_row")]
+
+
+class SendGateState(models.Model):
+    """A single row: the fleet's send-rate bucket, the receiver's pause and the circuit
+    breaker (core_domain.send_gate), changed under its row lock."""
+
+    id = models.SmallIntegerField(primary_key=True, default=1)
+    tokens = models.FloatField(default=1.0)
+    refilled_at = models.DateTimeField(db_default=Now())
+    paused_until = models.DateTimeField(null=True, blank=True)
+    circuit_state = models.CharField(max_length=9, default="closed")
+    circuit_reason = models.TextField(null=True, blank=True)
+    circuit_since = models.DateTimeField(null=True, blank=True)
+    next_probe_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.IntegerField(default=0)
+    cooldown = models.DurationField(null=True, blank=True)
+    probe_deadline = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "send_gate"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="send_gate_single_row"),
+            models.CheckConstraint(
+                condition=Q(circuit_state__in=["closed", "open", "half_open"]),
+                name="send_gate_circuit_state_valid",
+            ),
+        ]
 
 
 class Worker(models.Model):

@@ -16,6 +16,8 @@ _MESSAGE = {
     "updatedAt": "2026-11-29T08:00:00.000000Z",
     "sentAt": None,
     "nextAttemptAt": "2026-11-29T08:00:00.000000Z",
+    "sendAt": None,
+    "expiresAt": None,
 }
 _SENT = {
     **_MESSAGE,
@@ -35,6 +37,19 @@ MESSAGE = response("A new message", _MESSAGE)
 MESSAGES = response("A page of messages", [_SENT, _MESSAGE])
 SENT_MESSAGE = response("A delivered message", _SENT)
 REQUEUED = response("Requeued", {**_MESSAGE, "lastError": None, "retryCount": 0})
+CANCELLED = response(
+    "Cancelled", {**_MESSAGE, "status": "FAILED", "lastError": "Cancelled by an operator"}
+)
+CHANGE_FILTER = OpenApiExample(
+    "The webhook's 503s of last night",
+    value={"lastErrorContains": "HTTP 503", "createdAfter": "2026-11-28T22:00:00Z",
+           "createdBefore": "2026-11-29T06:00:00Z", "dryRun": True},
+    request_only=True,
+)  # fmt: skip
+CHANGE_REPORT = response("A dry run", {"matched": 1234, "changed": 0})
+CIRCUIT_CLOSED = response(
+    "Closed by hand", {"message": "Circuit closed: sending resumes", "status": "closed"}
+)
 ATTEMPTS = response(
     "A retry, then a delivery",
     [
@@ -68,7 +83,10 @@ SCHEDULER_STATUS = response(
      "workers": [{"id": "web-1-4821-a1b2", "host": "web-1", "pid": 4821,
                   "startedAt": "2026-11-29T07:00:00.000000Z",
                   "lastHeartbeat": "2026-11-29T08:02:00.130000Z", "alive": True,
-                  "processed": 120}]},
+                  "processed": 120}],
+     "circuit": {"state": "closed", "reason": None, "since": None, "nextProbeAt": None,
+                 "consecutiveFailures": 0},
+     "rateLimit": {"limit": "50/s", "pausedUntil": None}},
 )  # fmt: skip
 HEALTH = response("Up", {"status": "ok", "uptime": "1:02:03", "version": "1.0.0"})
 READY = response("Ready", {"status": "ready", "checks": {"database": "ok", "redis": "ok"}})
@@ -96,6 +114,8 @@ DESCRIPTIONS = {
     "attempts": "Every webhook call made for the message, with its outcome and response excerpt.",
     "retry": "Makes a FAILED message PENDING and due now, with `retryCount` 0; its attempt "
     "history stays. 409 when the message is not FAILED.",
+    "cancel": 'Marks a PENDING message FAILED with lastError "Cancelled by an operator", so no '
+    "dispatcher sends it. 409 when the message is not PENDING.",
     "process": "Claims and delivers one batch in this request, whatever the scheduler switch "
     "says, and reports what happened.",
     "processing_status": "Counts by status, messages SENT/FAILED since 00:00 UTC, and when the "
@@ -103,7 +123,17 @@ DESCRIPTIONS = {
     "switch": "Flips the switch in the database that every dispatcher reads each tick. 409 when "
     "it is already in that state.",
     "scheduler_status": "The switch, totals over all dispatchers, and each dispatcher's "
-    "heartbeat; `alive` means a heartbeat within max(3 × interval, 30 s).",
+    "heartbeat; `alive` means a heartbeat within max(3 × interval, 30 s). `circuit`: the "
+    "webhook's circuit breaker (`open` after WEBHOOK_CIRCUIT_FAILURES retryable failures in a "
+    "row or one 410: nobody sends, one probe per cooldown); `rateLimit`: the fleet's send rate "
+    "and the pause a receiver's Retry-After asked for.",
+    "change": "Requeue (FAILED → PENDING, due now, retryCount 0, attempts kept) or cancel "
+    '(PENDING → FAILED, "Cancelled by an operator") every message the filter selects: all the '
+    "conditions given must hold, and the action only ever changes the status it applies to. "
+    "It works through the matches a thousand at a time, so a million-row requeue holds no "
+    "long lock. `dryRun` counts and changes nothing. Answers `{matched, changed}`.",
+    "circuit_close": "Closes an open circuit by hand: every dispatcher sends again at full "
+    "pace. 409 when it is closed.",
     "health": "Liveness: answers while the process runs. No API key needed.",
     "ready": "Readiness: 200 when PostgreSQL (and Redis, when configured) answer, else 503 "
     "naming the failing part. No API key needed.",

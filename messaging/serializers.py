@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core_domain.message import Message, Status
+from core_domain.operator_changes import MAX_IDS
 from core_domain.values import PAGE_CURSOR_PATTERN
 
 # The domain's rules (core_domain.values) as JSON Schema, for the OpenAPI document: clients and
@@ -68,6 +69,19 @@ class MessageCreateSerializer(serializers.Serializer):
         max_length=CONTENT_GUARD_LENGTH,  # the domain's own limit is far lower
         help_text="Message text: trimmed, not blank, at most 160 characters (configurable).",
     )
+    sendAt = serializers.DateTimeField(  # noqa: N815
+        source="send_at",
+        required=False,
+        allow_null=True,
+        help_text="ISO 8601; not sent before then (at most a year ahead).",
+    )
+    expiresAt = serializers.DateTimeField(  # noqa: N815
+        source="expires_at",
+        required=False,
+        allow_null=True,
+        help_text="ISO 8601, after sendAt and now, at most a year ahead; never sent after "
+        'then: it ends FAILED, "expired before delivery".',
+    )
 
 
 class MessageCreateSchema(OpenApiSerializerExtension):
@@ -106,6 +120,8 @@ class MessageSerializer(serializers.Serializer):
     updatedAt = serializers.DateTimeField(source="updated_at")  # noqa: N815
     sentAt = serializers.DateTimeField(source="sent_at", allow_null=True)  # noqa: N815
     nextAttemptAt = serializers.DateTimeField(source="next_attempt_at", allow_null=True)  # noqa: N815
+    sendAt = serializers.DateTimeField(source="send_at", allow_null=True)  # noqa: N815
+    expiresAt = serializers.DateTimeField(source="expires_at", allow_null=True)  # noqa: N815
 
     def to_representation(self, message: Message) -> dict[str, Any]:
         """Written out directly: the same JSON as the fields above, at a fraction of the cost
@@ -123,6 +139,8 @@ class MessageSerializer(serializers.Serializer):
             "updatedAt": _iso(message.updated_at),
             "sentAt": _iso(message.sent_at),
             "nextAttemptAt": None if is_final else _iso(message.next_attempt_at),
+            "sendAt": _iso(message.send_at),
+            "expiresAt": _iso(message.expires_at),
         }
 
 
@@ -231,6 +249,78 @@ class SchedulerActionSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["started", "stopped"])
 
 
+class CircuitActionSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    status = serializers.ChoiceField(choices=["closed"])
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON true or false only: DRF's BooleanField would also take 1, "yes" or "on"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID written as a JSON string only: DRF's UUIDField would also turn 0 (or false) into
+    a UUID."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
+def _any_case(word: str) -> str:
+    """A JSON Schema pattern for `word` in any case (JSON Schema regexes have no flags)."""
+    return "^" + "".join(f"[{c.upper()}{c.lower()}]" for c in word) + "$"
+
+
+class ChangeFilterSerializer(QueryParametersSerializer):
+    """The body of a bulk requeue or cancel: every condition given must hold."""
+
+    applies_to = "FAILED"  # the only status the action changes (subclasses say which)
+    phoneNumber = PhoneNumberField(  # noqa: N815
+        required=False, max_length=PHONE_MAX_LENGTH, help_text="exact phone number"
+    )
+    createdAfter = serializers.DateTimeField(required=False)  # noqa: N815
+    createdBefore = serializers.DateTimeField(required=False)  # noqa: N815
+    lastErrorContains = StrictCharField(  # noqa: N815
+        required=False, max_length=200, help_text="a part of lastError, in any case"
+    )
+    ids = serializers.ListField(
+        child=StrictUUIDField(), required=False, min_length=1, max_length=MAX_IDS,
+        help_text=f"at most {MAX_IDS} message ids",
+    )  # fmt: skip
+    dryRun = StrictBooleanField(  # noqa: N815
+        required=False, default=False, help_text="count what would change, change nothing"
+    )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["status"] = serializers.RegexField(
+            _any_case(self.applies_to), required=False, trim_whitespace=False,
+            error_messages={"invalid": f"this action applies to {self.applies_to} messages only"},
+            help_text=f"{self.applies_to}, in any case: the only status this action changes",
+        )  # fmt: skip
+        return fields
+
+
+class RequeueFilterSerializer(ChangeFilterSerializer):
+    applies_to = "FAILED"
+
+
+class CancelFilterSerializer(ChangeFilterSerializer):
+    applies_to = "PENDING"
+
+
+class ChangeReportSerializer(serializers.Serializer):
+    matched = serializers.IntegerField(help_text="messages the action applied to")
+    changed = serializers.IntegerField(help_text="messages changed (0 on a dry run)")
+
+
 class WorkerSerializer(serializers.Serializer):
     id = serializers.CharField()
     host = serializers.CharField()
@@ -239,6 +329,21 @@ class WorkerSerializer(serializers.Serializer):
     lastHeartbeat = serializers.DateTimeField()  # noqa: N815
     alive = serializers.BooleanField()
     processed = serializers.IntegerField()
+
+
+class CircuitSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["closed", "open", "half_open"])
+    reason = serializers.CharField(allow_null=True, help_text="why it opened")
+    since = serializers.DateTimeField(allow_null=True, help_text="when it last changed state")
+    nextProbeAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
+    consecutiveFailures = serializers.IntegerField()  # noqa: N815
+
+
+class RateLimitSerializer(serializers.Serializer):
+    limit = serializers.CharField(allow_null=True, help_text="WEBHOOK_RATE_LIMIT; null: none")
+    pausedUntil = serializers.DateTimeField(  # noqa: N815
+        allow_null=True, help_text="sending waits until then: the receiver's Retry-After"
+    )
 
 
 class SchedulerStatusSerializer(serializers.Serializer):
@@ -252,3 +357,5 @@ class SchedulerStatusSerializer(serializers.Serializer):
     interval = serializers.CharField()
     batchSize = serializers.IntegerField()  # noqa: N815
     workers = WorkerSerializer(many=True)
+    circuit = CircuitSerializer()
+    rateLimit = RateLimitSerializer()  # noqa: N815

@@ -111,6 +111,9 @@ def _message_id(raw: str) -> uuid.UUID:
         ) from None
 
 
+SIMPLE_ITEM = frozenset({"phoneNumber", "content"})
+
+
 def _well_formed_items(data: list[Any]) -> list[NewMessage] | None:
     """The bulk items when every one is an object with two strings of a sane size; else None.
 
@@ -119,8 +122,9 @@ def _well_formed_items(data: list[Any]) -> list[NewMessage] | None:
     """
     items = []
     for raw in data:
-        phone = raw.get("phoneNumber") if type(raw) is dict else None
-        content = raw.get("content") if type(raw) is dict else None
+        if type(raw) is not dict or raw.keys() - SIMPLE_ITEM:
+            return None  # a schedule or a stray key: the serializer reads (and names) it
+        phone, content = raw.get("phoneNumber"), raw.get("content")
         if not (isinstance(phone, str) and isinstance(content, str)):
             return None
         if len(phone) > PHONE_MAX_LENGTH or len(content) > CONTENT_GUARD_LENGTH:
@@ -267,4 +271,18 @@ class MessageViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
         message = use_cases().requeue_message.execute(message_id=_message_id(pk))
+        return Response(MessageSerializer(message).data)
+
+    @extend_schema(
+        summary='Cancel a PENDING message (FAILED, "Cancelled by an operator")',
+        operation_id="api_v1_messages_cancel_one",
+        description=examples.DESCRIPTIONS["cancel"],
+        examples=[examples.CANCELLED],
+        parameters=[MESSAGE_ID, *ERROR_HEADERS],
+        request=None,
+        responses={200: MessageSerializer, **errors(400, 404, 409, *COMMON_ERRORS)},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        message = use_cases().cancel_message.execute(message_id=_message_id(pk))
         return Response(MessageSerializer(message).data)

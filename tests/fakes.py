@@ -9,9 +9,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
+from core_domain import send_gate
 from core_domain.delivery import DeliveryAttempt, DeliveryOutcome, Finalization
 from core_domain.errors import MessageNotFoundError, ReceiptCacheError
-from core_domain.message import Message, MessageId, Status
+from core_domain.message import CANCELLED_ERROR, EXPIRED_ERROR, Message, MessageId, Status
+from core_domain.operator_changes import BatchChange, OperatorAction, Selection
 from core_domain.ports import (
     MessageFilter,
     Page,
@@ -19,6 +21,7 @@ from core_domain.ports import (
     WorkerBeat,
     WorkerStatus,
 )
+from core_domain.send_gate import CircuitPolicy, Gate, Permit, RateLimit
 from core_domain.values import PageCursor
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -45,8 +48,14 @@ class InMemoryMessageRepository:
     """Keeps messages in a dict; the lock stands in for PostgreSQL's row locks and `clock`
     for the database's clock."""
 
-    def __init__(self, *messages: Message, clock: FixedClock | None = None) -> None:
+    def __init__(
+        self,
+        *messages: Message,
+        clock: FixedClock | None = None,
+        gate: InMemorySendGate | None = None,
+    ) -> None:
         self.messages: dict[MessageId, Message] = {}
+        self.gate = gate  # the claim's guard: nothing claimed while the gate holds back
         self.attempt_log: list[DeliveryAttempt] = []
         self.keys: dict[str, tuple[MessageId, str, datetime]] = {}
         self.clock = clock or FixedClock()
@@ -103,26 +112,49 @@ class InMemoryMessageRepository:
         cursor = PageCursor(created_at=last.created_at, message_id=last.id) if last else None
         return Page(items=page, total=len(matches), next_cursor=cursor)
 
-    def replace(self, message: Message, *, expected_status: Status) -> bool:
+    def change_batch(
+        self,
+        *,
+        action: OperatorAction,
+        selection: Selection,
+        dry_run: bool,
+        after: PageCursor | None,
+        limit: int,
+    ) -> BatchChange:
+        edge = (after.created_at, after.message_id) if after else None
         with self._lock:
-            if self.get(message.id).status is not expected_status:
-                return False
-            self._store(message)
-            return True
+            batch = sorted(
+                (m for m in self.messages.values()
+                 if m.status is action.applies_to and _selects(selection, m)
+                 and (edge is None or (m.created_at, m.id) < edge)),
+                key=lambda m: (m.created_at, m.id), reverse=True,
+            )[:limit]  # fmt: skip
+            if not dry_run:
+                for message in batch:
+                    self._store(_after_action(message, action, now=self.clock.now()))
+        last = batch[-1] if len(batch) == limit else None
+        cursor = PageCursor(created_at=last.created_at, message_id=last.id) if last else None
+        return BatchChange(matched=len(batch), changed=0 if dry_run else len(batch), next=cursor)
 
     def attempts(self, message_id: MessageId) -> list[DeliveryAttempt]:
         self.get(message_id)
         found = [a for a in self.attempt_log if a.message_id == message_id]
         return sorted(found, key=lambda a: a.attempt_number)
 
-    def claim_batch(self, *, worker_id: str, limit: int, lease: timedelta) -> list[Message]:
+    def claim_batch(
+        self, *, worker_id: str, limit: int, lease: timedelta, is_probe: bool = False
+    ) -> list[Message]:
         with self._lock:
             now = self.clock.now()
+            if not is_probe and self.gate is not None and self.gate.holds_back(now):
+                return []
             due = sorted(
                 (
                     m
                     for m in self.messages.values()
-                    if m.status in (Status.PENDING, Status.SENDING) and m.next_attempt_at <= now
+                    if m.status in (Status.PENDING, Status.SENDING)
+                    and m.next_attempt_at <= now
+                    and (m.expires_at is None or m.expires_at > now)
                 ),
                 key=lambda m: m.next_attempt_at,
             )[:limit]
@@ -156,6 +188,22 @@ class InMemoryMessageRepository:
                     self.messages[stored.id] = stored.released(at=self.clock.now())
                     released += 1
         return released
+
+    def expire_overdue(self, *, limit: int) -> int:
+        with self._lock:
+            now = self.clock.now()
+            overdue = sorted(
+                (m for m in self.messages.values()
+                 if m.status in (Status.PENDING, Status.SENDING) and m.expires_at is not None
+                 and m.expires_at <= now and m.next_attempt_at <= now),
+                key=lambda m: m.expires_at,
+            )[:limit]  # fmt: skip
+            for message in overdue:
+                self._store(dataclasses.replace(
+                    message, status=Status.FAILED, last_error=EXPIRED_ERROR, updated_at=now,
+                    lease_expires_at=None,
+                ))  # fmt: skip
+        return len(overdue)
 
     def next_due_in(self) -> timedelta | None:
         due = [
@@ -282,6 +330,28 @@ class ManualWakeUps:
         self._event.set()
 
 
+def _selects(selection: Selection, message: Message) -> bool:
+    error = (message.last_error or "").lower()
+    return all((
+        selection.phone_number in (None, message.phone_number),
+        selection.created_after is None or message.created_at > selection.created_after,
+        selection.created_before is None or message.created_at < selection.created_before,
+        selection.last_error_contains is None or selection.last_error_contains.lower() in error,
+        selection.ids is None or message.id in selection.ids,
+    ))  # fmt: skip
+
+
+def _after_action(message: Message, action: OperatorAction, *, now: datetime) -> Message:
+    if action is OperatorAction.REQUEUE:
+        return dataclasses.replace(
+            message, status=Status.PENDING, retry_count=0, next_attempt_at=now,
+            last_error=None, lease_expires_at=None, updated_at=now,
+        )  # fmt: skip
+    return dataclasses.replace(
+        message, status=Status.FAILED, last_error=CANCELLED_ERROR, updated_at=now
+    )
+
+
 def _finalized(stored: Message, result: Finalization, *, now: datetime) -> Message:
     retry_at = now + result.retry_in if result.retry_in is not None else stored.next_attempt_at
     return dataclasses.replace(
@@ -358,3 +428,59 @@ class InMemoryRetentionStore:
     @contextmanager
     def exclusive(self) -> Iterator[bool]:
         yield not self.is_held
+
+
+class InMemorySendGate:
+    """The fleet's SendGate in memory, by the rules of core_domain.send_gate, on `clock`."""
+
+    def __init__(
+        self,
+        *,
+        clock: FixedClock,
+        rate: RateLimit | None = None,
+        policy: CircuitPolicy = CircuitPolicy(),  # noqa: B008 - frozen, shared safely
+        probe_timeout: timedelta = timedelta(seconds=65),
+    ) -> None:
+        self.clock = clock
+        self.rate = rate
+        self.policy = policy
+        self.probe_timeout = probe_timeout
+        self.gate = Gate(tokens=1.0, refilled_at=clock.now())
+        self.recorded: list[DeliveryOutcome] = []
+        self._lock = threading.Lock()
+
+    def holds_back(self, now: datetime) -> bool:
+        gate = self.gate
+        paused = gate.paused_until is not None and now < gate.paused_until
+        return paused or gate.state is not send_gate.CircuitState.CLOSED
+
+    def acquire(self, want: int) -> Permit:
+        with self._lock:
+            self.gate, permit = send_gate.acquire(
+                self.gate, want=want, now=self.clock.now(), rate=self.rate,
+                probe_timeout=self.probe_timeout,
+            )  # fmt: skip
+            return permit
+
+    def refund(self, unused: int) -> None:
+        with self._lock:
+            self.gate = send_gate.refund(self.gate, unused=unused, rate=self.rate)
+
+    def record(self, outcomes: Sequence[DeliveryOutcome]) -> None:
+        with self._lock:
+            self.recorded += outcomes
+            pauses = [p for p in map(send_gate.throttled_for, outcomes) if p is not None]
+            self.gate = send_gate.record(
+                self.gate, verdicts=[send_gate.Verdict.of(o) for o in outcomes],
+                pause=max(pauses, default=None), now=self.clock.now(), policy=self.policy,
+            )  # fmt: skip
+
+    def close_circuit(self) -> bool:
+        with self._lock:
+            if self.gate.state is send_gate.CircuitState.CLOSED:
+                return False
+            self.gate = send_gate.close(self.gate, now=self.clock.now())
+            return True
+
+    def state(self) -> Gate:
+        return self.gate

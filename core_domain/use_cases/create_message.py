@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from core_domain.errors import DomainValidationError, IdempotencyConflictError
 from core_domain.message import Message
 from core_domain.ports import Clock, MessageRepository
-from core_domain.values import DEFAULT_CONTENT_MAX_LENGTH, parse_message_fields
+from core_domain.use_cases.create_messages import NewMessage
+from core_domain.values import DEFAULT_CONTENT_MAX_LENGTH
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 DEFAULT_KEY_TTL = timedelta(hours=24)
@@ -44,17 +45,21 @@ class CreateMessage:
         self._key_ttl = key_ttl
 
     def execute(
-        self, *, phone_number: str, content: str, idempotency_key: str | None = None
+        self,
+        *,
+        phone_number: str,
+        content: str,
+        send_at: datetime | None = None,
+        expires_at: datetime | None = None,
+        idempotency_key: str | None = None,
     ) -> CreatedMessage:
-        phone, text = parse_message_fields(
-            phone_number=phone_number, content=content, content_max_length=self._content_max_length
-        )
-        message = Message.new(phone_number=phone.value, content=text.value, now=self._clock.now())
+        asked = NewMessage(phone_number, content, send_at=send_at, expires_at=expires_at)
+        message = asked.checked(now=self._clock.now(), content_max_length=self._content_max_length)
         if idempotency_key is None:
             self._repository.add([message])
             return CreatedMessage(message=message, is_new=True)
         key = _checked_key(idempotency_key)
-        fingerprint = hashlib.sha256(f"{phone.value}\n{text.value}".encode()).hexdigest()
+        fingerprint = _fingerprint(message)
         stored = self._repository.add_idempotent(
             message, key=key, fingerprint=fingerprint, ttl=self._key_ttl
         )
@@ -63,6 +68,14 @@ class CreateMessage:
                 "This Idempotency-Key was already used with a different request body"
             )
         return CreatedMessage(message=stored.message, is_new=stored.is_new)
+
+
+def _fingerprint(message: Message) -> str:
+    """What makes two requests "the same body": the stored fields a client chose."""
+    asked = [message.phone_number, message.content]
+    if message.send_at or message.expires_at:  # as before for messages without a schedule
+        asked += [str(message.send_at), str(message.expires_at)]
+    return hashlib.sha256("\n".join(asked).encode()).hexdigest()
 
 
 def _checked_key(raw: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from core_domain.errors import BatchValidationError, DomainValidationError
 from core_domain.message import Message
@@ -15,8 +16,24 @@ DEFAULT_MAX_BATCH = 1000
 
 @dataclass(frozen=True, slots=True)
 class NewMessage:
+    """A message as a client asks for it, before its rules are checked."""
+
     phone_number: str
     content: str
+    send_at: datetime | None = None
+    expires_at: datetime | None = None
+
+    def checked(self, *, now: datetime, content_max_length: int) -> Message:
+        """The PENDING message; raises DomainValidationError naming every wrong field."""
+        phone, text, schedule = parse_message_fields(
+            phone_number=self.phone_number, content=self.content,
+            content_max_length=content_max_length, send_at=self.send_at,
+            expires_at=self.expires_at, now=now,
+        )  # fmt: skip
+        return Message.new(
+            phone_number=phone.value, content=text.value, now=now,
+            send_at=schedule.send_at, expires_at=schedule.expires_at,
+        )  # fmt: skip
 
 
 class CreateMessages:
@@ -50,15 +67,9 @@ class CreateMessages:
         errors: dict[int, dict[str, list[str]]] = {}
         for index, item in enumerate(items):
             try:
-                phone, text = parse_message_fields(
-                    phone_number=item.phone_number,
-                    content=item.content,
-                    content_max_length=self._content_max_length,
-                )
+                messages.append(item.checked(now=now, content_max_length=self._content_max_length))
             except DomainValidationError as exc:
                 errors[index] = exc.errors
-                continue
-            messages.append(Message.new(phone_number=phone.value, content=text.value, now=now))
         if errors:
             raise BatchValidationError(errors)
         self._repository.add(messages)

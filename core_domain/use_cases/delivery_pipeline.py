@@ -109,12 +109,12 @@ class DeliveryPipeline:
     def free(self) -> int:
         return self.concurrency - self.in_flight
 
-    def claim(self, *, worker_id: str, limit: int) -> int:
+    def claim(self, *, worker_id: str, limit: int, is_probe: bool = False) -> int:
         """Claim up to `limit` (at most `free`) due messages and start sending them."""
         self._start_threads()
         self._halted.clear()
         claimed = self._repository.claim_batch(
-            worker_id=worker_id, limit=min(limit, self.free), lease=self._lease
+            worker_id=worker_id, limit=min(limit, self.free), lease=self._lease, is_probe=is_probe
         )
         self.in_flight += len(claimed)
         for message in claimed:

@@ -13,7 +13,13 @@ from datetime import timedelta
 
 from core_domain.errors import StorageUnavailableError
 from core_domain.outage import outage_delay
-from core_domain.ports import MessageRepository, SchedulerControl, WakeUpSignal, WorkerBeat
+from core_domain.ports import (
+    MessageRepository,
+    SchedulerControl,
+    SendGate,
+    WakeUpSignal,
+    WorkerBeat,
+)
 from core_domain.receipt_writer import ReceiptWriter
 from core_domain.use_cases.delivery_pipeline import BatchReport, DeliveryPipeline
 from core_domain.use_cases.pipeline_pump import CHECK_EVERY, Pump
@@ -24,6 +30,7 @@ logger = logging.getLogger(__name__)
 # Due rows that a claim did not get are held by another worker's claim in progress: they are
 # looked at again this soon, not only at the next wake-up.
 RECHECK_LOCKED = 0.05
+EXPIRE_BATCH = 1000  # messages past their expiresAt failed per check (one short statement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +76,13 @@ class Dispatcher:
         receipts: ReceiptWriter,
         wakeups: WakeUpSignal | None,
         batch_size: int,
+        gate: SendGate | None = None,
         on_progress: Callable[[BatchReport], None] = _ignore,
     ) -> None:
         self._pump = Pump(
-            pipeline=pipeline, batch_size=batch_size, wakeups=wakeups, on_progress=on_progress
-        )
+            pipeline=pipeline, batch_size=batch_size, wakeups=wakeups, gate=gate,
+            on_progress=on_progress,
+        )  # fmt: skip
         self._repository = repository
         self._control = control
         self._receipts = receipts
@@ -88,6 +97,7 @@ class Dispatcher:
         return once every result is written."""
         with self._lock:
             report = BatchReport()
+            self._repository.expire_overdue(limit=EXPIRE_BATCH)
             self._pump.run(worker_id, report=report, limit=limit, should_stop=should_stop)
             report.receipt_errors += self._receipts.flush()
             return report
@@ -215,11 +225,13 @@ class _Run:
             self.check()
 
     def until_due(self) -> float:
-        """Seconds until the earliest due message, at most one interval."""
+        """Seconds until the earliest due message may be sent, at most one interval."""
         due_in = self.repository.next_due_in()
         if due_in is None:
             return self.interval
-        return min(self.interval, max(RECHECK_LOCKED, due_in.total_seconds()))
+        held = self.pump.permit(0).wait if self.pump.gate is not None else None
+        wait = max(due_in, held or timedelta(0)).total_seconds()
+        return min(self.interval, max(RECHECK_LOCKED, wait))
 
     def wait_for_work(self, seconds: float, *, wake_early: bool) -> None:
         """Wait `seconds`, or less when stopped or (if `wake_early`) when work is signalled."""
@@ -232,9 +244,10 @@ class _Run:
                 return
 
     def check(self) -> None:
-        """Heartbeat and read the shared switch."""
+        """Heartbeat, read the shared switch, and fail what expired before it could be sent."""
         self.heartbeat(is_processing=self.pump.pipeline.in_flight > 0)
         self.is_running = self.control.is_running()
+        self.repository.expire_overdue(limit=EXPIRE_BATCH)
 
     def heartbeat(self, *, is_processing: bool) -> None:
         self.beat = dataclasses.replace(self.beat, is_processing=is_processing)

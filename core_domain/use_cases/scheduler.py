@@ -1,4 +1,4 @@
-"""Start and stop dispatching for every dispatcher, and report the scheduler's state."""
+"""Start and stop dispatching for every dispatcher, close the circuit, report the state."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core_domain.errors import SchedulerStateError
-from core_domain.ports import Clock, SchedulerControl, WorkerStatus
+from core_domain.ports import Clock, SchedulerControl, SendGate, WorkerStatus
+from core_domain.send_gate import Gate, RateLimit
 
 MIN_ALIVE_WINDOW = timedelta(seconds=30)
 
@@ -14,6 +15,20 @@ MIN_ALIVE_WINDOW = timedelta(seconds=30)
 def is_alive(worker: WorkerStatus, *, now: datetime, interval: timedelta) -> bool:
     """A worker is alive when its last heartbeat is within max(3 × interval, 30 s)."""
     return now - worker.last_heartbeat <= max(3 * interval, MIN_ALIVE_WINDOW)
+
+
+class CloseCircuit:
+    """Close the webhook's circuit by hand; sending resumes at full pace.
+
+    Raises SchedulerStateError when it is closed already.
+    """
+
+    def __init__(self, *, gate: SendGate) -> None:
+        self._gate = gate
+
+    def execute(self) -> None:
+        if not self._gate.close_circuit():
+            raise SchedulerStateError("The circuit is already closed")
 
 
 class SetSchedulerState:
@@ -44,15 +59,26 @@ class SchedulerReport:
     interval: timedelta
     batch_size: int
     workers: list[tuple[WorkerStatus, bool]]
+    gate: Gate
+    rate_limit: RateLimit | None
 
 
 class GetSchedulerStatus:
     """The switch, every worker with its liveness, and totals over all workers."""
 
     def __init__(
-        self, *, control: SchedulerControl, clock: Clock, interval: timedelta, batch_size: int
+        self,
+        *,
+        control: SchedulerControl,
+        gate: SendGate,
+        clock: Clock,
+        interval: timedelta,
+        batch_size: int,
+        rate_limit: RateLimit | None,
     ) -> None:
         self._control = control
+        self._gate = gate
+        self._rate_limit = rate_limit
         self._clock = clock
         self._interval = interval
         self._batch_size = batch_size
@@ -78,4 +104,6 @@ class GetSchedulerStatus:
             interval=self._interval,
             batch_size=self._batch_size,
             workers=[(w, w in alive) for w in workers],
+            gate=self._gate.state(),
+            rate_limit=self._rate_limit,
         )

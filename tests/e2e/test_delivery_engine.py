@@ -102,8 +102,9 @@ def test_a_stalling_receiver_never_gets_two_calls_for_one_message_at_once(
     messages = seed(6)
     # Headers just before the deadline, then a body that drips for a minute.
     receiver.script(*[Reply(status=503, delay=0.95, action="drip", drip_interval=0.3)] * 100)
+    # Every call fails, so no circuit breaker here: it would hold the retries back.
     env = dispatcher_env(webhook_url=receiver.url, WEBHOOK_TIMEOUT="1s", WEBHOOK_LEASE="1800ms",
-                         WEBHOOK_MAX_RETRIES="2")  # fmt: skip
+                         WEBHOOK_MAX_RETRIES="2", WEBHOOK_CIRCUIT_FAILURES="0")  # fmt: skip
     args = ["--drain", "--interval", "1s", "--batch-size", "3", "--concurrency", "3"]
     first = start("first", args, env=env, logs=tmp_path)
     second = start("second", args, env=env, logs=tmp_path)

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 HELLO = {"phoneNumber": "+905551234567", "content": "Hello, this is a test message!"}
 MESSAGE_FIELDS = {
     "id", "phoneNumber", "content", "status", "externalId", "retryCount", "lastError",
-    "createdAt", "updatedAt", "sentAt", "nextAttemptAt",
+    "createdAt", "updatedAt", "sentAt", "nextAttemptAt", "sendAt", "expiresAt",
 }  # fmt: skip
 
 

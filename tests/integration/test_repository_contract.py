@@ -14,6 +14,7 @@ from core_domain.delivery import AttemptOutcome, DeliveryOutcome, Finalization
 from core_domain.errors import MessageNotFoundError
 from core_domain.judge import judge
 from core_domain.message import Message, Status
+from core_domain.operator_changes import OperatorAction, Selection
 from core_domain.ports import MessageFilter
 from core_domain.retry import RetryPolicy
 from messaging import models
@@ -105,12 +106,35 @@ def test_idempotent_add_stores_once_and_returns_the_first(repository) -> None:
     assert repository.list(filters=MessageFilter(), limit=10, offset=0, before=None).total == 1
 
 
-def test_replace_is_a_compare_and_set_on_status(repository) -> None:
-    (message,) = stored(repository, a_message(status=Status.FAILED))
-    requeued = message.requeued(at=T0 + timedelta(minutes=1))
-    assert repository.replace(requeued, expected_status=Status.FAILED)
-    assert not repository.replace(requeued, expected_status=Status.FAILED)
-    assert repository.get(message.id) == requeued
+def test_operator_changes_apply_to_their_status_only_in_batches_newest_first(repository) -> None:
+    now = now_of(repository)
+    failed = [
+        a_message(status=Status.FAILED, retry_count=3, last_error=f"HTTP 50{n}",
+                  created_at=now - timedelta(minutes=n))
+        for n in range(5)
+    ]  # fmt: skip
+    pending = a_message(next_attempt_at=now)
+    stored(repository, *failed, pending, a_message(status=Status.SENT))
+    selection = Selection(last_error_contains="http 50")
+    first = repository.change_batch(action=OperatorAction.REQUEUE, selection=selection,
+                                    dry_run=True, after=None, limit=3)  # fmt: skip
+    assert (first.matched, first.changed) == (3, 0) and first.next is not None
+    assert repository.get(failed[0].id).status is Status.FAILED
+    first = repository.change_batch(action=OperatorAction.REQUEUE, selection=selection,
+                                    dry_run=False, after=None, limit=3)  # fmt: skip
+    rest = repository.change_batch(action=OperatorAction.REQUEUE, selection=selection,
+                                   dry_run=False, after=first.next, limit=3)  # fmt: skip
+    assert (first.changed, rest.changed, rest.next) == (3, 2, None)
+    for message in failed:
+        back = repository.get(message.id)
+        assert (back.status, back.retry_count, back.last_error) == (Status.PENDING, 0, None)
+        assert back.next_attempt_at == back.updated_at and abs(back.updated_at - now) < LEASE
+    cancel = repository.change_batch(action=OperatorAction.CANCEL,
+                                     selection=Selection(ids=(pending.id, failed[0].id)),
+                                     dry_run=False, after=None, limit=10)  # fmt: skip
+    assert (cancel.matched, cancel.changed) == (2, 2)  # both PENDING by now
+    assert repository.get(pending.id).last_error == "Cancelled by an operator"
+    assert repository.count_by_status()[Status.FAILED] == 2
 
 
 def now_of(repository) -> datetime:

@@ -10,6 +10,7 @@ from core_domain.delivery import AttemptOutcome, DeliveryOutcome
 from core_domain.errors import InvalidTransitionError
 from core_domain.judge import judge
 from core_domain.message import Status, can_transition
+from core_domain.operator_changes import OperatorAction
 from core_domain.retry import RetryPolicy
 from tests.fakes import T0, a_message
 
@@ -56,23 +57,15 @@ def test_a_scheduled_retry_counts_and_carries_a_delay_not_a_time() -> None:
     assert result.retry_in == timedelta(seconds=1)
 
 
-def test_requeue_resets_the_retry_count_of_a_failed_message() -> None:
-    failed = a_message(status=Status.FAILED, retry_count=3, last_error="HTTP 500")
-    requeued = failed.requeued(at=LATER)
-    assert requeued.status is Status.PENDING
-    assert (requeued.retry_count, requeued.last_error, requeued.next_attempt_at) == (0, None, LATER)
-
-
-@pytest.mark.parametrize("status", [Status.PENDING, Status.SENDING, Status.SENT])
-def test_only_failed_messages_can_be_requeued(status: Status) -> None:
-    with pytest.raises(InvalidTransitionError, match="Only FAILED"):
-        a_message(status=status).requeued(at=LATER)
-
-
-def test_cancelling_a_pending_message_fails_it_with_a_reason() -> None:
-    cancelled = a_message().cancelled(at=LATER)
-    assert cancelled.status is Status.FAILED
-    assert cancelled.last_error == "Cancelled by an operator"
+def test_operator_actions_apply_to_one_status_each() -> None:
+    assert (OperatorAction.REQUEUE.applies_to, OperatorAction.REQUEUE.results_in) == (
+        Status.FAILED, Status.PENDING,
+    )  # fmt: skip
+    assert (OperatorAction.CANCEL.applies_to, OperatorAction.CANCEL.results_in) == (
+        Status.PENDING, Status.FAILED,
+    )  # fmt: skip
+    for action in OperatorAction:
+        assert can_transition(action.applies_to, action.results_in)
 
 
 def test_a_sent_message_can_never_change_again() -> None:

@@ -15,11 +15,12 @@ from core_domain.errors import (
     MessageNotFoundError,
 )
 from core_domain.message import Status
+from core_domain.operator_changes import OperatorAction
+from core_domain.use_cases.change_messages import ChangeMessage, ChangeMessages
 from core_domain.use_cases.create_message import CreateMessage
 from core_domain.use_cases.create_messages import CreateMessages, NewMessage
 from core_domain.use_cases.get_message import GetMessage
 from core_domain.use_cases.list_messages import ListMessages
-from core_domain.use_cases.requeue_message import CancelMessage, RequeueMessage
 from tests.fakes import T0, FixedClock, InMemoryMessageRepository, a_message
 
 
@@ -148,27 +149,56 @@ def test_get_raises_not_found_for_an_unknown_id(repository) -> None:
 
 def test_requeue_makes_a_failed_message_due_now_with_no_retries(clock) -> None:
     failed = a_message(status=Status.FAILED, retry_count=3, last_error="HTTP 500")
-    repository = InMemoryMessageRepository(failed)
+    repository = InMemoryMessageRepository(failed, clock=clock)
     clock.advance(timedelta(hours=1))
-    requeued = RequeueMessage(repository=repository, clock=clock).execute(message_id=failed.id)
+    requeue = ChangeMessage(repository=repository, action=OperatorAction.REQUEUE)
+    requeued = requeue.execute(message_id=failed.id)
     assert repository.messages[failed.id] == requeued
     assert (requeued.status, requeued.retry_count, requeued.next_attempt_at) == (
         Status.PENDING, 0, clock.now(),
     )  # fmt: skip
+    assert requeued.last_error is None
 
 
 def test_requeue_of_a_message_that_is_not_failed_conflicts(clock) -> None:
     sent = a_message(status=Status.SENT)
     repository = InMemoryMessageRepository(sent)
     with pytest.raises(InvalidTransitionError):
-        RequeueMessage(repository=repository, clock=clock).execute(message_id=sent.id)
+        ChangeMessage(repository=repository, action=OperatorAction.REQUEUE).execute(
+            message_id=sent.id
+        )
     assert repository.messages[sent.id] == sent
 
 
 def test_cancel_fails_a_pending_message_and_refuses_others(clock) -> None:
     pending, sent = a_message(), a_message(status=Status.SENT)
     repository = InMemoryMessageRepository(pending, sent)
-    cancel = CancelMessage(repository=repository, clock=clock)
+    cancel = ChangeMessage(repository=repository, action=OperatorAction.CANCEL)
     assert cancel.execute(message_id=pending.id).status is Status.FAILED
     with pytest.raises(InvalidTransitionError):
         cancel.execute(message_id=sent.id)
+
+
+def test_a_bulk_requeue_by_filter_changes_only_failed_matches_in_batches(monkeypatch) -> None:
+    monkeypatch.setattr("core_domain.use_cases.change_messages.BATCH", 2)
+    failed = [a_message(status=Status.FAILED, last_error=f"HTTP 50{n}") for n in range(5)]
+    repository = InMemoryMessageRepository(*failed, a_message(), a_message(status=Status.SENT))
+    change = ChangeMessages(repository=repository)
+    dry = change.execute(action=OperatorAction.REQUEUE, last_error_contains="http 5", dry_run=True)
+    assert (dry.matched, dry.changed) == (5, 0)
+    assert all(repository.messages[m.id].status is Status.FAILED for m in failed)
+    report = change.execute(action=OperatorAction.REQUEUE, last_error_contains="HTTP 50")
+    assert (report.matched, report.changed) == (5, 5)
+    assert {repository.messages[m.id].status for m in failed} == {Status.PENDING}
+    assert change.execute(action=OperatorAction.CANCEL, status="pending").changed == 6
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [({"status": "SENT"}, "status"), ({"ids": []}, "ids"), ({"phone_number": "12"}, "phoneNumber")],
+)
+def test_a_bulk_change_refuses_a_bad_filter(fields, field) -> None:
+    change = ChangeMessages(repository=InMemoryMessageRepository())
+    with pytest.raises(DomainValidationError) as caught:
+        change.execute(action=OperatorAction.REQUEUE, **fields)
+    assert caught.value.field == field
