@@ -131,7 +131,8 @@ class MessageAdmin(admin.ModelAdmin):
             {"status": status, "count": counts[Status(status)], "color": color}
             for status, color in STATUS_COLORS.items()
         ]
-        return super().changelist_view(request, {**(extra_context or {}), "status_counts": summary})
+        context = {"status_counts": summary, "circuit": use_cases().send_gate.execute()}
+        return super().changelist_view(request, {**(extra_context or {}), **context})
 
     @admin.action(description="Requeue selected FAILED messages")
     def requeue_failed(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -34,7 +34,12 @@ from core_domain.use_cases.get_message import GetAttempts, GetMessage
 from core_domain.use_cases.list_messages import ListMessages
 from core_domain.use_cases.prune_expired import PruneExpired, Retention
 from core_domain.use_cases.queue_depth import GetQueueDepth
-from core_domain.use_cases.scheduler import CloseCircuit, GetSchedulerStatus, SetSchedulerState
+from core_domain.use_cases.scheduler import (
+    CloseCircuit,
+    GetSchedulerStatus,
+    GetSendGate,
+    SetSchedulerState,
+)
 from messaging import metrics, models
 
 
@@ -50,6 +55,7 @@ class UseCases:
     change_messages: ChangeMessages
     set_scheduler_state: SetSchedulerState
     close_circuit: CloseCircuit
+    send_gate: GetSendGate
     queue_depth: GetQueueDepth
     scheduler_status: GetSchedulerStatus
     dispatcher_status: GetDispatcherStatus
@@ -115,6 +121,7 @@ def use_cases() -> UseCases:
         change_messages=ChangeMessages(repository=repository),
         set_scheduler_state=SetSchedulerState(control=control),
         close_circuit=CloseCircuit(gate=gate),
+        send_gate=GetSendGate(gate=gate),
         queue_depth=GetQueueDepth(repository=repository),
         scheduler_status=GetSchedulerStatus(
             control=control,

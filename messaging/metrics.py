@@ -36,6 +36,7 @@ from core_domain.delivery import AttemptOutcome
 from core_domain.errors import StorageUnavailableError
 from core_domain.message import Status
 from core_domain.ports import WorkerStatus
+from core_domain.send_gate import Gate
 from core_domain.use_cases.delivery_pipeline import BatchReport
 from core_domain.use_cases.scheduler import is_alive
 from messaging import models
@@ -105,14 +106,18 @@ class DatabaseCollector:
     A database error never fails the scrape: these gauges are left out and the error is logged.
     """
 
-    def __init__(self, queue_depth: Callable[[], dict[Status, int]]) -> None:
+    def __init__(
+        self, queue_depth: Callable[[], dict[Status, int]], gate: Callable[[], Gate]
+    ) -> None:
         self._queue_depth = queue_depth
+        self._gate = gate
 
     def collect(self) -> Iterator[Metric]:
         now = timezone.now()
         try:
             families = [
                 _queue_depth(self._queue_depth()),
+                *_gate_gauges(self._gate(), now),
                 _oldest_due_age(now),
                 *_worker_gauges(now),
                 _scheduler_running(),
@@ -128,6 +133,29 @@ def _queue_depth(counts: dict[Status, int]) -> GaugeMetricFamily:
     for status in Status:
         family.add_metric([status.value], counts[status])
     return family
+
+
+CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
+
+
+def _gate_gauges(gate: Gate, now: datetime) -> list[GaugeMetricFamily]:
+    circuit = GaugeMetricFamily(
+        f"{PREFIX}circuit_state",
+        "The webhook's circuit breaker: 0 closed, 1 half open (probing), 2 open",
+        value=CIRCUIT_STATES[gate.state.value],
+    )
+    failures = GaugeMetricFamily(
+        f"{PREFIX}circuit_consecutive_failures",
+        "Retryable webhook failures in a row, across the fleet",
+        value=gate.failures,
+    )
+    paused = gate.paused_until - now if gate.paused_until and gate.paused_until > now else None
+    pause = GaugeMetricFamily(
+        f"{PREFIX}send_paused_seconds",
+        "How long every dispatcher still waits because the receiver sent Retry-After",
+        value=paused.total_seconds() if paused else 0.0,
+    )
+    return [circuit, failures, pause]
 
 
 def _oldest_due_age(now: datetime) -> GaugeMetricFamily:
@@ -174,12 +202,12 @@ def _scheduler_running() -> GaugeMetricFamily:
     )
 
 
-def scrape(*, queue_depth: Callable[[], dict[Status, int]]) -> bytes:
+def scrape(*, queue_depth: Callable[[], dict[Status, int]], gate: Callable[[], Gate]) -> bytes:
     """The text exposition of every metric: this process's or all processes', plus the gauges."""
     registry = CollectorRegistry()
     if MULTIPROCESS_DIR:
         multiprocess.MultiProcessCollector(registry, path=MULTIPROCESS_DIR)
     else:
         registry.register(REGISTRY)
-    registry.register(DatabaseCollector(queue_depth))
+    registry.register(DatabaseCollector(queue_depth, gate))
     return generate_latest(registry)

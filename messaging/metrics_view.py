@@ -31,7 +31,9 @@ class MetricsView(View):
         refusal = None if settings.DISPATCHER["metrics_public"] else _refusal(request)
         if refusal is not None:
             return refusal
-        scraped = metrics.scrape(queue_depth=use_cases().queue_depth.execute)
+        scraped = metrics.scrape(
+            queue_depth=use_cases().queue_depth.execute, gate=use_cases().send_gate.execute
+        )
         response = HttpResponse(scraped, content_type=CONTENT_TYPE_LATEST)
         response["Cache-Control"] = "no-store"
         return response

@@ -17,6 +17,16 @@ def is_alive(worker: WorkerStatus, *, now: datetime, interval: timedelta) -> boo
     return now - worker.last_heartbeat <= max(3 * interval, MIN_ALIVE_WINDOW)
 
 
+class GetSendGate:
+    """The fleet's send state now: the circuit, the receiver's pause, the rate bucket."""
+
+    def __init__(self, *, gate: SendGate) -> None:
+        self._gate = gate
+
+    def execute(self) -> Gate:
+        return self._gate.state()
+
+
 class CloseCircuit:
     """Close the webhook's circuit by hand; sending resumes at full pace.
 

@@ -171,18 +171,25 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = False  # handler threads are joined by server_close()
 
-    def __init__(self, receiver: ScriptedReceiver) -> None:
+    allow_reuse_address = True  # a receiver may come back on the port of one that went
+    # socketserver's default backlog of 5 turns the sixth simultaneous connect into a SYN
+    # retried a second later, as no real receiver does.
+    request_queue_size = 128
+
+    def __init__(self, receiver: ScriptedReceiver, port: int) -> None:
         self.receiver = receiver
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", port), _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hangs up mid-answer is part of the script, not a failure."""
 
 
 class ScriptedReceiver:
-    """A loopback HTTP/1.1 keep-alive server; answers follow the script, then default to 202."""
+    """A loopback HTTP/1.1 keep-alive server; answers follow the script, then `default` (202
+    with a messageId unless changed). `port`: a given one (0: any free one)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, port: int = 0) -> None:
+        self.default = Reply()
         self._changed = threading.Condition()
         self._script: deque[Reply] = deque()
         self._requests: list[ReceivedRequest] = []
@@ -190,7 +197,7 @@ class ScriptedReceiver:
         self._open_calls: Counter[str | None] = Counter()
         self.overlapping: set[str | None] = set()  # keys that ever had two calls open at once
         self._stopping = threading.Event()
-        self._server = _Server(self)
+        self._server = _Server(self, port)
         self.port: int = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/webhook"
         self._thread = threading.Thread(
@@ -277,7 +284,7 @@ class ScriptedReceiver:
                 self.overlapping.add(request.idempotency_key)
             self._requests.append(request)
             self._changed.notify_all()
-            return self._script.popleft() if self._script else Reply()
+            return self._script.popleft() if self._script else self.default
 
 
 def _shut(connection: socket.socket) -> None:
