@@ -20,11 +20,17 @@ class DjangoRetentionStore:
     partial index `messages_prunable`, skipping rows another transaction holds."""
 
     def __init__(
-        self, *, messages: type[Model], attempts: type[Model], idempotency_keys: type[Model]
+        self,
+        *,
+        messages: type[Model],
+        attempts: type[Model],
+        idempotency_keys: type[Model],
+        minute_tables: tuple[type[Model], ...] = (),
     ) -> None:
         self._messages = messages._meta.db_table
         self._attempts = attempts._meta.db_table
         self._keys = idempotency_keys._meta.db_table
+        self._minute_tables = [table._meta.db_table for table in minute_tables]
 
     def delete_finished(self, *, older_than: timedelta, limit: int) -> tuple[int, int]:
         # The attempts and keys go in the same statement: their foreign keys are checked at
@@ -69,6 +75,14 @@ class DjangoRetentionStore:
     def count_keys(self, *, older_than: timedelta) -> int:
         sql = f"SELECT count(*) FROM {self._keys} WHERE created_at < now() - %(age)s"
         return self._row(sql, {"age": older_than})[0]
+
+    def delete_stats(self, *, older_than: timedelta) -> int:
+        return sum(
+            self._rowcount(
+                f"DELETE FROM {table} WHERE minute < now() - %(age)s", {"age": older_than}
+            )  # fmt: skip
+            for table in self._minute_tables
+        )
 
     @contextmanager
     def exclusive(self) -> Iterator[bool]:

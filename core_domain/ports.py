@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from core_domain.delivery import DeliveryAttempt, DeliveryOutcome, Finalization
+from core_domain.delivery_stats import MinuteStats
 from core_domain.message import Message, MessageId, Status
 from core_domain.operator_changes import BatchChange, OperatorAction, Selection
 from core_domain.send_gate import Gate, Permit
@@ -241,6 +242,18 @@ class SendGate(Protocol):
     def state(self) -> Gate: ...
 
 
+class DeliveryStats(Protocol):
+    """What happened lately, read from kept per-minute counts (never the attempts table)."""
+
+    def last_minutes(self, count: int) -> list[MinuteStats]:
+        """The last `count` minutes, oldest first, the current one included (empty ones too)."""
+        ...
+
+    def oldest_due_age(self) -> timedelta | None:
+        """How long the oldest due PENDING message has waited; None when none is due."""
+        ...
+
+
 class WakeUpSignal(Protocol):
     """Tells an idle dispatcher that work may have arrived (a new, requeued or retried
     message, or the switch turned on). Missing a signal costs only the timed wake-up."""
@@ -270,6 +283,10 @@ class RetentionStore(Protocol):
         ...
 
     def count_keys(self, *, older_than: timedelta) -> int: ...
+
+    def delete_stats(self, *, older_than: timedelta) -> int:
+        """Delete the per-minute delivery counts of minutes before now - `older_than`."""
+        ...
 
     def exclusive(self) -> AbstractContextManager[bool]:
         """Whether this process may prune now: True for one process in the fleet at a time

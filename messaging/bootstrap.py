@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connection
 
 from adapters.clock import DatabaseClock
+from adapters.django_delivery_stats import DjangoDeliveryStats
 from adapters.django_repository import DjangoMessageRepository
 from adapters.django_retention import DjangoRetentionStore
 from adapters.django_scheduler import DjangoSchedulerControl
@@ -27,6 +28,7 @@ from core_domain.send_gate import CircuitPolicy
 from core_domain.use_cases.change_messages import ChangeMessage, ChangeMessages
 from core_domain.use_cases.create_message import CreateMessage
 from core_domain.use_cases.create_messages import CreateMessages
+from core_domain.use_cases.dashboard import GetDashboard
 from core_domain.use_cases.delivery_pipeline import BatchReport, DeliveryPipeline
 from core_domain.use_cases.dispatcher import Dispatcher
 from core_domain.use_cases.dispatcher_status import GetDispatcherStatus
@@ -56,6 +58,7 @@ class UseCases:
     set_scheduler_state: SetSchedulerState
     close_circuit: CloseCircuit
     send_gate: GetSendGate
+    dashboard: GetDashboard
     queue_depth: GetQueueDepth
     scheduler_status: GetSchedulerStatus
     dispatcher_status: GetDispatcherStatus
@@ -122,6 +125,19 @@ def use_cases() -> UseCases:
         set_scheduler_state=SetSchedulerState(control=control),
         close_circuit=CloseCircuit(gate=gate),
         send_gate=GetSendGate(gate=gate),
+        dashboard=GetDashboard(
+            stats=DjangoDeliveryStats(
+                minutes=models.DeliveryMinute,
+                latencies=models.LatencyMinute,
+                messages=models.Message,
+            ),
+            repository=repository,
+            gate=gate,
+            control=control,
+            clock=clock,
+            interval=interval,
+            rate_limit=conf["rate_limit"],
+        ),  # fmt: skip
         queue_depth=GetQueueDepth(repository=repository),
         scheduler_status=GetSchedulerStatus(
             control=control,
@@ -207,6 +223,7 @@ def prune_expired() -> PruneExpired:
     store = DjangoRetentionStore(
         messages=models.Message, attempts=models.DeliveryAttempt,
         idempotency_keys=models.IdempotencyKey,
+        minute_tables=(models.DeliveryMinute, models.LatencyMinute),
     )  # fmt: skip
     return PruneExpired(
         store=store,

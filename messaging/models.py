@@ -148,6 +148,43 @@ class DailyCount(models.Model):
         ]
 
 
+class DeliveryMinute(models.Model):
+    """Attempts written in one minute, by outcome (delivered, retry_scheduled, failed), kept
+    by a trigger on delivery_attempts; what the dashboard charts without reading attempts."""
+
+    minute = models.DateTimeField()
+    outcome = models.CharField(max_length=16)
+    slot = models.SmallIntegerField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "delivery_minutes"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["minute", "outcome", "slot"], name="delivery_minutes_key"
+            )
+        ]
+
+
+class LatencyMinute(models.Model):
+    """A histogram per minute of delivery latency (created to SENT, kind `delivery`) and of
+    webhook calls (kind `call`): bucket b counts the times in [2^(b/2), 2^((b+1)/2)) ms."""
+
+    minute = models.DateTimeField()
+    kind = models.CharField(max_length=8)
+    bucket = models.SmallIntegerField()
+    slot = models.SmallIntegerField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "latency_minutes"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["minute", "kind", "bucket", "slot"], name="latency_minutes_key"
+            )
+        ]
+
+
 class IdempotencyKey(models.Model):
     key = models.CharField(max_length=255, primary_key=True)
     fingerprint = models.CharField(max_length=64)

@@ -425,6 +425,9 @@ class InMemoryRetentionStore:
     def count_keys(self, *, older_than: timedelta) -> int:
         return len(self._old_keys(older_than))
 
+    def delete_stats(self, *, older_than: timedelta) -> int:
+        return 0  # the fake keeps no per-minute counts
+
     @contextmanager
     def exclusive(self) -> Iterator[bool]:
         yield not self.is_held

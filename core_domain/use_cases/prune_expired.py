@@ -16,6 +16,7 @@ from core_domain.ports import RetentionStore, SchedulerControl
 logger = logging.getLogger(__name__)
 
 WORKER_RETENTION = timedelta(days=1)  # how long a silent (stopped or crashed) worker is listed
+STATS_RETENTION = timedelta(days=7)  # per-minute delivery counts (the dashboard shows an hour)
 BATCH = 1000  # rows per statement: each one is short, whatever the backlog
 
 
@@ -26,6 +27,7 @@ class Retention:
     messages: timedelta | None
     idempotency_keys: timedelta | None
     workers: timedelta = WORKER_RETENTION
+    stats: timedelta = STATS_RETENTION
 
 
 @dataclass(slots=True)
@@ -108,6 +110,7 @@ class PruneExpired:
                 if messages < BATCH:
                     break
         report.workers = self._control.forget_workers(silent_for=self._retention.workers)
+        self._store.delete_stats(older_than=self._retention.stats)
         return report
 
 
