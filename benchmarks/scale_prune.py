@@ -12,6 +12,7 @@ SENDING rows are reconciled: none may be gone, bar those the dispatcher finished
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -75,7 +76,8 @@ def pruner(older_than: timedelta):
 
 
 def timed_prune(k: int, *, before: datetime, label: str) -> dict:
-    prune = pruner(age_for_oldest(k, before=before))
+    age = age_for_oldest(k, before=before)
+    prune = pruner(age)
     started = time.monotonic()
     report = prune.execute()
     while report.is_skipped:  # a dispatcher held the lock for its own (empty) prune
@@ -84,7 +86,7 @@ def timed_prune(k: int, *, before: datetime, label: str) -> dict:
     seconds = time.monotonic() - started
     say(f"prune {label}: {report.messages:,} messages in {seconds:.1f} s")
     return {"label": label, "messages": report.messages, "attempts": report.attempts,
-            "seconds": round(seconds, 2)}  # fmt: skip
+            "seconds": round(seconds, 2), "retention_s": round(age.total_seconds())}  # fmt: skip
 
 
 class PruneThread(threading.Thread):
@@ -178,7 +180,7 @@ def _without_then_with(k: int, *, since: datetime, window: float, rate: float) -
     """Claim samples for `window` s, then while the prune of `k` runs (`rate`: its lone speed)."""
     t0, m0 = time.monotonic(), _moved(since)
     without = sample_claims(until=lambda: time.monotonic() >= t0 + window)
-    t1, m1 = time.monotonic(), _moved(since)
+    t1, m1, load_without = time.monotonic(), _moved(since), os.getloadavg()[0]
     sent_without = (m1 - m0) / (t1 - t0)
     # Enough work for the dispatcher until the prune ends (it may go at half its lone speed).
     topped_up = add_backlog(int(sent_without * (2 * k / max(rate, 1.0) + 10)) - _due())
@@ -190,7 +192,8 @@ def _without_then_with(k: int, *, since: datetime, window: float, rate: float) -
     if prune.error is not None:
         raise prune.error
     return {"prunes": [prune.result], "topped_up": topped_up,
-            "claims_without": percentiles(without), "claims_with": percentiles(during),
+            "claims_without": {**percentiles(without), "load_average": load_without},
+            "claims_with": {**percentiles(during), "load_average": os.getloadavg()[0]},
             "sent_per_s_without": sent_without, "sent_per_s_with": (m3 - m2) / (t3 - t2),
             "due_left_after_prune": _due()}  # fmt: skip
 

@@ -169,4 +169,8 @@ def measure(rows: int, *, token: str, warm_up: int, samples: int, name: str) -> 
             found[probe.label] = {**percentiles(times), "target_ms": probe.target_ms}
     times = claim.latencies_ms(claim.repository(), samples=samples)
     found["claim 100 (claim_batch + release)"] = {**percentiles(times), "target_ms": API_TARGET_MS}
-    return {"rows": rows, "deep_offset": deep_offset(rows), "endpoints": found}
+    [(matches,)] = harness.execute(
+        "SELECT count(*) FROM messages WHERE phone_number = %s", (PHONE,)
+    )
+    return {"rows": rows, "deep_offset": deep_offset(rows), "phone_matches": matches,
+            "endpoints": found}  # fmt: skip

@@ -62,13 +62,21 @@ def reads_table(small: dict | None, large: dict, compare: dict | None = None) ->
     return render(header, rows, title=f"reads at {large['rows']:,} rows (ms, sequential calls)")
 
 
+def _span(seconds: float) -> str:
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
 def prune_table(found: dict) -> str:
     rows = []
     for step in found["prunes"]:
         rate = step["messages"] / step["seconds"] if step["seconds"] else 0.0
-        rows.append([step["label"], f"{step['messages']:,}", f"{step['attempts']:,}",
+        retention = f"{step['retention_s']}s ({_span(step['retention_s'])})"
+        rows.append([step["label"], retention, f"{step['messages']:,}", f"{step['attempts']:,}",
                      f"{step['seconds']:.1f}", f"{rate:,.0f}"])  # fmt: skip
-    header = ["prune", "messages", "attempts", "seconds", "messages/s"]
+    header = ["prune", "MESSAGE_RETENTION", "messages", "attempts", "seconds", "messages/s"]
     return render(header, rows, title="prune throughput (prune_expired, batches of 1,000)")
 
 
@@ -77,11 +85,13 @@ def claims_table(found: dict) -> str:
     bound = 2 * without["p99_ms"]
     rows = [
         ["without the prune", str(without["samples"]), fmt(without["p50_ms"]),
-         fmt(without["p99_ms"]), fmt(without["max_ms"]), fmt(found["sent_per_s_without"]), ""],
+         fmt(without["p99_ms"]), fmt(without["max_ms"]), fmt(found["sent_per_s_without"]),
+         f"{without['load_average']:.1f}", ""],
         ["while it prunes", str(with_prune["samples"]), fmt(with_prune["p50_ms"]),
          fmt(with_prune["p99_ms"]), fmt(with_prune["max_ms"]), fmt(found["sent_per_s_with"]),
+         f"{with_prune['load_average']:.1f}",
          f"max <= {fmt(bound)} (2x p99 without): {_met(with_prune['max_ms'], bound)}"],
     ]  # fmt: skip
     header = ["claim_batch(10) + release", "samples", "p50 ms", "p99 ms", "max ms",
-              "dispatcher sent/s", "target"]  # fmt: skip
+              "dispatcher sent/s", "load", "target"]  # fmt: skip
     return render(header, rows, title="claims while run_dispatcher --drain works a backlog")
