@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -81,6 +81,8 @@ def timed_prune(k: int, *, before: datetime, label: str) -> dict:
     started = time.monotonic()
     report = prune.execute()
     while report.is_skipped:  # a dispatcher held the lock for its own (empty) prune
+        if time.monotonic() - started > 60:
+            raise RuntimeError("another process kept the prune lock for a minute")
         time.sleep(0.2)
         report = prune.execute()
     seconds = time.monotonic() - started
@@ -109,7 +111,7 @@ class PruneThread(threading.Thread):
             connection.close()
 
 
-def sample_claims(*, until) -> list[float]:
+def sample_claims(*, until: Callable[[], bool]) -> list[float]:
     """claim_batch(10) + release every SAMPLE_EVERY s until `until()`; claim times in ms."""
     from messaging.bootstrap import message_repository
 

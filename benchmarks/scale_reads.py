@@ -10,6 +10,7 @@ row is `claim_batch(limit=100)` in this process, each claim released again (benc
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 import statistics
@@ -47,13 +48,8 @@ def _fixed(path: str) -> Next:
 
 
 def _cycling(paths: list[str]) -> Next:
-    state = {"n": -1}
-
-    def following(_previous: requests.Response | None) -> str:
-        state["n"] = (state["n"] + 1) % len(paths)
-        return paths[state["n"]]
-
-    return following
+    upcoming = itertools.cycle(paths)
+    return lambda _previous: next(upcoming)
 
 
 def _keyset_walk(first: str) -> Next:
