@@ -6,7 +6,7 @@ PYTEST := $(PY) -m tests.services $(PY) -m pytest
 
 .DEFAULT_GOAL := help
 .PHONY: help run test test-unit test-integration test-e2e test-browser test-coverage \
-        test-race-condition test-deployment soak bench lint fmt migrate docker-build clean
+        test-race-condition test-deployment soak bench bench-scale bench-steady lint fmt migrate docker-build clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -62,6 +62,12 @@ soak: $(VENV)/.dev ## 100,000 messages, 3 dispatchers, flaky receiver, a SIGKILL
 
 bench: $(VENV)/.bench ## Throughput vs a requests loop, Celery, procrastinate; claim, API, memory (10-20 min; BENCH_ARGS=--quick)
 	$(PY) -m tests.services $(PY) benchmarks/run.py $(BENCH_ARGS)
+
+bench-scale: $(VENV)/.dev ## Reads, claims and prune at 5M rows vs 10k (SCALE_ARGS="--rows 50000000 --keep", --quick)
+	$(PY) -m tests.services $(PY) benchmarks/scale.py $(SCALE_ARGS)
+
+bench-steady: $(VENV)/.dev ## 200 msgs/s for 6 min, MESSAGE_RETENTION=1m: does the size stop growing? (STEADY_ARGS)
+	$(PY) -m tests.services $(PY) benchmarks/steady.py $(STEADY_ARGS)
 
 lint: $(VENV)/.dev ## ruff check, ruff format --check and the import-linter contracts
 	$(VENV)/bin/ruff check .
