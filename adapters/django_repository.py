@@ -204,8 +204,10 @@ class DjangoMessageRepository:
             counts[Status(row["status"])] = row["n"]
         return counts
 
-    def count_finished_on(self, day: date) -> tuple[int, int]:
-        rows = self._daily_counts.objects.filter(day=day).values("status").annotate(n=Sum("count"))
+    def count_finished_on(self, day: date | None) -> tuple[int, int]:
+        days = self._daily_counts.objects.all()
+        rows = (days if day is None else days.filter(day=day)).values("status")
+        rows = rows.annotate(n=Sum("count"))
         finished = {row["status"]: row["n"] for row in rows.order_by()}
         return finished.get(Status.SENT.value, 0), finished.get(Status.FAILED.value, 0)
 

@@ -169,8 +169,9 @@ class MessageRepository(Protocol):
         """Messages per status, exact at every moment, at a cost that does not grow with them."""
         ...
 
-    def count_finished_on(self, day: date) -> tuple[int, int]:
-        """(messages that became SENT, messages that became FAILED) on `day` (UTC)."""
+    def count_finished_on(self, day: date | None) -> tuple[int, int]:
+        """(messages that became SENT, messages that became FAILED) on `day` (UTC), or on
+        every day when `day` is None (through the API or any dispatcher, pruned or not)."""
         ...
 
 

@@ -141,6 +141,7 @@ def use_cases() -> UseCases:
         queue_depth=GetQueueDepth(repository=repository),
         scheduler_status=GetSchedulerStatus(
             control=control,
+            repository=repository,
             gate=gate,
             clock=clock,
             interval=interval,

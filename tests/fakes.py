@@ -223,8 +223,12 @@ class InMemoryMessageRepository:
             counts[message.status] += 1
         return counts
 
-    def count_finished_on(self, day: date) -> tuple[int, int]:
-        return self.finished[(day, Status.SENT)], self.finished[(day, Status.FAILED)]
+    def count_finished_on(self, day: date | None) -> tuple[int, int]:
+        def finished(status: Status) -> int:
+            return sum(n for (on, s), n in self.finished.items()
+                       if s is status and day in (None, on))  # fmt: skip
+
+        return finished(Status.SENT), finished(Status.FAILED)
 
     def _store(self, message: Message) -> None:
         """Keep `message`, counting it when it becomes SENT or FAILED (on the clock's day)."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import timedelta
 
 from core_domain.errors import StorageUnavailableError
+from core_domain.outage import pause
 from core_domain.ports import RetentionStore, SchedulerControl
 
 logger = logging.getLogger(__name__)
@@ -18,6 +19,7 @@ logger = logging.getLogger(__name__)
 WORKER_RETENTION = timedelta(days=1)  # how long a silent (stopped or crashed) worker is listed
 STATS_RETENTION = timedelta(days=7)  # per-minute delivery counts (the dashboard shows an hour)
 BATCH = 1000  # rows per statement: each one is short, whatever the backlog
+BACKGROUND_REST = timedelta(milliseconds=100)  # between a dispatcher's batches (at most ~5k rows/s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +69,23 @@ class PruneExpired:
         dry_run: bool = False,
         budget: timedelta | None = None,
         should_stop: Callable[[], bool] = lambda: False,
+        between_batches: timedelta = timedelta(0),
     ) -> PruneReport:
         """`budget`, `should_stop`: start no batch after this long, or once it is true (the rest
-        waits for the next run)."""
+        waits for the next run). `between_batches`: a rest after each batch, so a background
+        prune leaves the database to the claims most of the time."""
         with self._store.exclusive() as is_mine:
             if not is_mine:
                 return PruneReport(is_skipped=True)
             if dry_run:
                 return self._count()
             deadline = time.monotonic() + budget.total_seconds() if budget else math.inf
-            return self._prune(more_time=lambda: time.monotonic() < deadline and not should_stop())
+
+            def more_time() -> bool:
+                pause(between_batches.total_seconds())
+                return time.monotonic() < deadline and not should_stop()
+
+            return self._prune(more_time=more_time)
 
     def _count(self) -> PruneReport:
         report = PruneReport()
@@ -136,7 +145,9 @@ class PruneInBackground:
         while not self._stopping.wait(self._every):
             try:
                 report = self._prune.execute(
-                    budget=timedelta(seconds=self._every / 2), should_stop=self._stopping.is_set
+                    budget=timedelta(seconds=self._every / 2),
+                    should_stop=self._stopping.is_set,
+                    between_batches=BACKGROUND_REST,
                 )
             except StorageUnavailableError as exc:
                 logger.warning("prune skipped: %s", exc)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core_domain.errors import SchedulerStateError
-from core_domain.ports import Clock, SchedulerControl, SendGate, WorkerStatus
+from core_domain.ports import Clock, MessageRepository, SchedulerControl, SendGate, WorkerStatus
 from core_domain.send_gate import Gate, RateLimit
 
 MIN_ALIVE_WINDOW = timedelta(seconds=30)
@@ -80,6 +80,7 @@ class GetSchedulerStatus:
         self,
         *,
         control: SchedulerControl,
+        repository: MessageRepository,
         gate: SendGate,
         clock: Clock,
         interval: timedelta,
@@ -87,6 +88,7 @@ class GetSchedulerStatus:
         rate_limit: RateLimit | None,
     ) -> None:
         self._control = control
+        self._repository = repository
         self._gate = gate
         self._rate_limit = rate_limit
         self._clock = clock
@@ -96,6 +98,8 @@ class GetSchedulerStatus:
     def execute(self) -> SchedulerReport:
         now = self._clock.now()
         workers = self._control.workers()
+        # Messages that ever became SENT or FAILED, by any dispatcher or the API's process call.
+        sent, failed = self._repository.count_finished_on(None)
         alive = [w for w in workers if is_alive(w, now=now, interval=self._interval)]
         last = max((w.last_processed_at for w in workers if w.last_processed_at), default=None)
         is_running = self._control.is_running()
@@ -106,9 +110,9 @@ class GetSchedulerStatus:
         return SchedulerReport(
             is_running=is_running,
             is_currently_processing=any(w.is_processing for w in alive),
-            total_processed=sum(w.processed for w in workers),
-            total_successful=sum(w.succeeded for w in workers),
-            total_failed=sum(w.failed for w in workers),
+            total_processed=sent + failed,
+            total_successful=sent,
+            total_failed=failed,
             last_processing_time=last,
             next_processing_in=next_in,
             interval=self._interval,

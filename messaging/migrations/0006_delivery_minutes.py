@@ -17,15 +17,15 @@ $$;
 CREATE FUNCTION attempts_record_minute() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     this_minute timestamptz := date_trunc('minute', now());
-    slot smallint := pg_backend_pid() % 16;
+    my_slot smallint := pg_backend_pid() % 16;
 BEGIN
     INSERT INTO delivery_minutes (minute, outcome, slot, count)
-        SELECT this_minute, outcome, slot, count(*) FROM new_rows GROUP BY outcome
+        SELECT this_minute, outcome, my_slot, count(*) FROM new_rows GROUP BY outcome
         ORDER BY outcome
     ON CONFLICT (minute, outcome, slot) DO UPDATE
         SET count = delivery_minutes.count + EXCLUDED.count;
     INSERT INTO latency_minutes (minute, kind, bucket, slot, count)
-        SELECT this_minute, kind, bucket, slot, count(*) FROM (
+        SELECT this_minute, kind, bucket, my_slot, count(*) FROM (
             SELECT 'call' AS kind, latency_bucket(duration_ms) AS bucket FROM new_rows
             UNION ALL
             SELECT 'delivery', latency_bucket(

@@ -25,6 +25,7 @@ CHROMIUM_ARGS = [
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 OFFLINE_SCHEMES = {"data", "blob", "about"}  # never touch the network
 SCREENSHOTS = Path(__file__).parent / "screenshots"
+PASSWORD = "s3cret-pass-word"  # of the `staff` fixture's user, "operator"
 
 
 def require_chromium() -> None:
@@ -82,3 +83,13 @@ def guarded_page() -> Iterator[GuardedPage]:
             yield guarded
         finally:
             browser.close()
+
+
+def log_in(guarded: GuardedPage, base_url: str) -> None:
+    """Log in to the admin as the `staff` fixture's user."""
+    page = guarded.page
+    page.goto(f"{base_url}/admin/login/")
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name", timeout=30_000)

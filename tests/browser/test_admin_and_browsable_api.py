@@ -6,16 +6,10 @@ import pytest
 
 from core_domain.message import Status
 from messaging import models
-from tests.browser.pages import guarded_page
+from tests.browser.pages import guarded_page, log_in
 from tests.fakes import a_message
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "s3cret-pass-word"
-
-
-@pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_superuser("operator", "op@example.com", PASSWORD)
 
 
 def store(**overrides) -> models.Message:
@@ -24,15 +18,6 @@ def store(**overrides) -> models.Message:
     return models.Message.objects.create(
         **{f: getattr(message, f) for f in fields}, status=message.status.value
     )
-
-
-def log_in(guarded, base_url: str) -> None:
-    page = guarded.page
-    page.goto(f"{base_url}/admin/login/")
-    page.fill("#id_username", "operator")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name", timeout=30_000)
 
 
 def test_admin_message_list_and_detail_render(live_server, staff) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -17,7 +16,7 @@ from core_domain.retry import RetryPolicy
 from core_domain.use_cases.delivery_pipeline import DeliveryPipeline
 from core_domain.use_cases.dispatcher import Dispatcher
 from messaging import models
-from messaging.bootstrap import close_dispatchers, message_repository, use_cases
+from messaging.bootstrap import message_repository, use_cases
 from tests.integration.receivers import ScriptedReceiver, closed_port
 
 MAX_RETRIES = 3  # of the real_dispatch pipelines
@@ -43,21 +42,6 @@ def _no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
-
-
-@pytest.fixture
-def webhook(settings, receiver: ScriptedReceiver) -> Iterator[ScriptedReceiver]:
-    """The API's dispatcher delivers to `receiver`, with a tiny backoff, the scheduler on."""
-    conf = settings.DISPATCHER
-    settings.DISPATCHER = {
-        **conf,
-        "webhook": {**conf["webhook"], "url": receiver.url, "timeout": timedelta(seconds=5)},
-        "retry": {**conf["retry"], "backoff_base": timedelta(milliseconds=50)},
-        "scheduler": {**conf["scheduler"], "enabled": True, "interval": timedelta(minutes=2)},
-    }
-    close_dispatchers()
-    yield receiver
-    close_dispatchers()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
@@ -306,3 +307,20 @@ def receiver() -> Iterator[ScriptedReceiver]:
     """A running ScriptedReceiver on 127.0.0.1, shut down after the test."""
     with ScriptedReceiver() as running:
         yield running
+
+
+@pytest.fixture
+def webhook(settings, receiver: ScriptedReceiver) -> Iterator[ScriptedReceiver]:
+    """The API's dispatcher delivers to `receiver`, with a tiny backoff, the scheduler on."""
+    from messaging.bootstrap import close_dispatchers  # Django is set up by now
+
+    conf = settings.DISPATCHER
+    settings.DISPATCHER = {
+        **conf,
+        "webhook": {**conf["webhook"], "url": receiver.url, "timeout": timedelta(seconds=5)},
+        "retry": {**conf["retry"], "backoff_base": timedelta(milliseconds=50)},
+        "scheduler": {**conf["scheduler"], "enabled": True, "interval": timedelta(minutes=2)},
+    }
+    close_dispatchers()
+    yield receiver
+    close_dispatchers()
