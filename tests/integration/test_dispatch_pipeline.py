@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -28,6 +28,7 @@ from core_domain.use_cases.dispatcher import Dispatcher
 from messaging import models
 from tests.integration.conftest import BACKOFF_BASE, MAX_RETRIES
 from tests.integration.receivers import Reply
+from tests.integration.waiting import wait_until_due
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,19 +59,6 @@ def new_message(django_repository: DjangoMessageRepository) -> NewMessage:
 
 def run(dispatch: Dispatcher, *, worker_id: str = "worker-a", batch_size: int = 10):
     return dispatch.process(worker_id=worker_id, limit=batch_size)
-
-
-def wait_until_due(
-    repository: DjangoMessageRepository, message: Message, *, timeout: float = 5.0
-) -> Message:
-    """Poll the stored message until its next attempt is due (bounded); return it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        stored = repository.get(message.id)
-        if stored.next_attempt_at <= datetime.now(UTC):
-            return stored
-        assert time.monotonic() < deadline, f"{message.id} not due within {timeout}s: {stored}"
-        time.sleep(0.01)
 
 
 def wait_for(condition: Callable[[], Any], *, timeout: float = 5.0, what: str) -> Any:

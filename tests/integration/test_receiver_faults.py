@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from core_domain.use_cases.dispatcher import Dispatcher
 from messaging import models
 from tests.integration.conftest import BACKOFF_BASE, MAX_RETRIES
 from tests.integration.receivers import Reply, closed_port
+from tests.integration.waiting import wait_until_due
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,19 +68,6 @@ def run(dispatch: Dispatcher) -> BatchReport:
 def counts(report: BatchReport) -> tuple[int, int, int, int]:
     """(claimed, sent, retried, failed)"""
     return report.claimed, report.sent, report.retried, report.failed
-
-
-def wait_until_due(
-    repository: DjangoMessageRepository, message: Message, *, timeout: float = 5.0
-) -> Message:
-    """Poll the stored message until its next attempt is due (bounded); return it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        stored = repository.get(message.id)
-        if stored.next_attempt_at <= datetime.now(UTC):
-            return stored
-        assert time.monotonic() < deadline, f"{message.id} not due within {timeout}s: {stored}"
-        time.sleep(0.01)
 
 
 def run_until_settled(
