@@ -22,6 +22,7 @@ from benchmarks.reporting import report, table
 from benchmarks.sections import phases
 from benchmarks.sections.phases import SECTIONS
 from benchmarks.support import harness, procs
+from benchmarks.support.options import section_names
 from benchmarks.support.procs import ROOT
 
 QUICK = {"messages": 300, "repeat": 1, "api_seconds": 2.0, "claim_rows": (10_000, 50_000),
@@ -33,16 +34,6 @@ QUICK = {"messages": 300, "repeat": 1, "api_seconds": 2.0, "claim_rows": (10_000
 def _pair(text: str) -> tuple[int, int]:
     small, large = (int(part.replace("_", "")) for part in text.split(","))
     return small, large
-
-
-def _sections(text: str) -> tuple[str, ...]:
-    chosen = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = set(chosen) - set(SECTIONS)
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown sections {sorted(unknown)}; pick from {SECTIONS}"
-        )
-    return chosen
 
 
 def parser() -> argparse.ArgumentParser:
@@ -71,7 +62,7 @@ def parser() -> argparse.ArgumentParser:
     add("--api-threads", type=int, default=4, help="GUNICORN_THREADS")
     add("--api-connections", type=int, default=16)
     add("--memory-messages", type=int, default=100_000, help="the large backlog (small: 1,000)")
-    add("--sections", type=_sections, default=SECTIONS, help=",".join(SECTIONS))
+    add("--sections", type=section_names(SECTIONS), default=SECTIONS, help=",".join(SECTIONS))
     add("--database", default="message_dispatcher_bench", help="scratch database name")
     add("--json", type=Path, default=procs.RESULTS / "bench.json")
     return found

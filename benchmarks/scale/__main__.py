@@ -30,6 +30,7 @@ from benchmarks.scale import prune as scale_prune
 from benchmarks.scale import reads as scale_reads
 from benchmarks.scale import report as scale_report
 from benchmarks.support import harness
+from benchmarks.support.options import section_names
 from benchmarks.support.procs import RESULTS
 from benchmarks.support.progress import say, section
 
@@ -43,16 +44,6 @@ def _count(text: str) -> int:
     return int(text.replace("_", "").replace(",", ""))
 
 
-def _sections(text: str) -> tuple[str, ...]:
-    chosen = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = set(chosen) - set(SECTIONS)
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown sections {sorted(unknown)}; pick from {SECTIONS}"
-        )
-    return tuple(s for s in SECTIONS if s in chosen)  # always fill, reads, prune in this order
-
-
 def parser() -> argparse.ArgumentParser:
     found = argparse.ArgumentParser(
         prog="python -m benchmarks.scale", description=__doc__.splitlines()[0]
@@ -60,7 +51,7 @@ def parser() -> argparse.ArgumentParser:
     add = found.add_argument
     add("--rows", type=_count, default=5_000_000, help="messages in the large database")
     add("--baseline-rows", type=_count, default=10_000, help="messages in the baseline database")
-    add("--sections", type=_sections, default=SECTIONS, help=",".join(SECTIONS))
+    add("--sections", type=section_names(SECTIONS), default=SECTIONS, help=",".join(SECTIONS))
     add("--keep", action="store_true", help="reuse a complete fill of --rows rows if there is one")
     add("--quick", action="store_true", help="5,000 rows, 10 samples: a smoke run")
     add("--chunk", type=_count, default=500_000, help="rows per INSERT of the fill")
