@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from benchmarks.support import harness, procs
-from benchmarks.support.cpu import wait_child
+from benchmarks.support.cpu import wait_children
 
 BASELINE_SETTINGS = "benchmarks.support.baseline_settings"  # the bare INSERT endpoint
 SINGLE = {"phoneNumber": "+905551234567", "content": "bench"}
@@ -114,12 +114,7 @@ def run_python(url: str, *, body: Path, token: str, seconds: float, connections:
         procs.spawn([*argv, "--out", str(out)], env=procs.child_env(), log="loadgen.log")
         for out in outs
     ]
-    try:
-        for popen in popens:
-            wait_child(popen, timeout=seconds + 120)
-    finally:
-        for popen in popens:
-            procs.stop(popen)
+    wait_children(popens, timeout=seconds + 120)
     parts = [json.loads(out.read_text()) for out in outs]
     latencies = sorted(x for part in parts for x in part["latencies_ms"])
     return {

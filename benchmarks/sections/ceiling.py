@@ -9,7 +9,7 @@ receiver's own capacity: pipelined raw HTTP from two processes for a few seconds
 from __future__ import annotations
 
 from benchmarks.support import procs
-from benchmarks.support.cpu import wait_child
+from benchmarks.support.cpu import wait_children
 from benchmarks.support.receivers import Receiver
 
 
@@ -52,11 +52,7 @@ def _clients(
     receiver.mark()
     receiver_before = receiver.cpu_ms()
     popens = [procs.spawn(argv, env=procs.child_env(), log=log) for argv in argvs]
-    try:
-        usages = [wait_child(p, timeout=max(180.0, messages / 50)) for p in popens]
-    finally:
-        for popen in popens:
-            procs.stop(popen)
+    usages = wait_children(popens, timeout=max(180.0, messages / 50))
     receiver_ms = receiver.cpu_ms() - receiver_before
     seen = receiver.collect()
     n = max(messages, 1)
@@ -76,12 +72,7 @@ def receiver_capacity(receiver: Receiver, *, seconds: float) -> dict[str, float]
     before = receiver.cpu_ms()
     argv = _client("blast", receiver.url, "--seconds", str(seconds))
     popens = [procs.spawn(argv, env=procs.child_env(), log="client-blast.log") for _ in range(2)]
-    try:
-        for popen in popens:
-            wait_child(popen, timeout=seconds + 60)
-    finally:
-        for popen in popens:
-            procs.stop(popen)
+    wait_children(popens, timeout=seconds + 60)
     used_ms = receiver.cpu_ms() - before
     seen = receiver.collect()
     answers = sum(seen.keys.values())

@@ -6,11 +6,12 @@ BENCH_RECEIVER_URL names the receiver; REDIS_URL the broker; BENCH_QUEUE the que
 
 from __future__ import annotations
 
-import json
 import os
 
 import requests
 from celery import Celery
+
+from benchmarks.sections import peer_post
 
 QUEUE = os.environ.get("BENCH_QUEUE", "md-bench")
 app = Celery("md_bench", broker=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
@@ -28,10 +29,4 @@ def post_message(message_id: str, to: str, content: str) -> None:
     global _session
     if _session is None:
         _session = requests.Session()
-    response = _session.post(
-        os.environ["BENCH_RECEIVER_URL"],
-        data=json.dumps({"to": to, "content": content}),
-        headers={"Content-Type": "application/json", "Idempotency-Key": message_id},
-        timeout=30,
-    )
-    response.raise_for_status()
+    peer_post.post_message(_session, message_id, to, content)

@@ -7,12 +7,13 @@ BENCH_RECEIVER_URL names the receiver. Sync jobs run in worker threads: one Sess
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 
 import requests
 from procrastinate import App, PsycopgConnector
+
+from benchmarks.sections import peer_post
 
 app = App(connector=PsycopgConnector(conninfo=os.environ.get("DATABASE_URL", "")))
 _local = threading.local()
@@ -23,10 +24,4 @@ def post_message(message_id: str, to: str, content: str) -> None:
     session = getattr(_local, "session", None)
     if session is None:
         session = _local.session = requests.Session()
-    response = session.post(
-        os.environ["BENCH_RECEIVER_URL"],
-        data=json.dumps({"to": to, "content": content}),
-        headers={"Content-Type": "application/json", "Idempotency-Key": message_id},
-        timeout=30,
-    )
-    response.raise_for_status()
+    peer_post.post_message(session, message_id, to, content)

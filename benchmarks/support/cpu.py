@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.support import procs
+
 TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 RSS_SAMPLE_SECONDS = 0.25
 PROC = Path("/proc")
@@ -197,6 +199,15 @@ def wait_child(popen: subprocess.Popen, *, timeout: float) -> ChildUsage:
     popen.returncode = os.waitstatus_to_exitcode(status)
     cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000
     return ChildUsage(returncode=popen.returncode, cpu_ms=cpu_ms, max_rss_kib=peak)
+
+
+def wait_children(popens: list[subprocess.Popen], *, timeout: float) -> list[ChildUsage]:
+    """wait_child for each of `popens` in turn; all of them are stopped, whatever happens."""
+    try:
+        return [wait_child(popen, timeout=timeout) for popen in popens]
+    finally:
+        for popen in popens:
+            procs.stop(popen)
 
 
 def _kill_group(pid: int) -> None:
