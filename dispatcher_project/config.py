@@ -12,18 +12,21 @@ from urllib.parse import urlsplit
 import yaml
 from django.core.exceptions import ImproperlyConfigured
 
-from dispatcher_project.config_parsers import (
+from messaging.config_parsers import (
     ADDRESS,
+    BATCH_SIZE,
     BOOLEAN,
+    CONCURRENCY,
     DURATION,
+    FAIL_RATE,
     HTTP_URL,
+    PORT,
     RATE,
     SIGNING_SECRET,
     TOKEN,
     Parser,
     choice,
     duration_or_off,
-    fraction,
     key_list,
     text,
     whole_number,
@@ -41,7 +44,6 @@ class Setting(NamedTuple):
 
 
 _WHOLE = "a whole number"
-_PORT = whole_number(1, 65535, "a port number 1-65535")
 _SECONDS = whole_number(0, 10**9, f"{_WHOLE} of seconds, 0 = off").or_empty()
 _ENVIRONMENT = choice("development", "staging", "production")
 _KEYS = key_list("one or more keys separated by commas")
@@ -56,12 +58,9 @@ _PER_MINUTE = whole_number(0, 10_000_000, f"{_WHOLE}, 0 = off")
 _LEVEL = choice("debug", "info", "warning", "error")
 _LOG_FORMAT = choice("json", "console")
 _SECRET_KEY = text("a long random string")
-_FAIL_RATE = fraction("a number from 0 to 1")
 _ON_OR_EMPTY = BOOLEAN.or_empty()
 _SPAN_OR_EMPTY = DURATION.or_empty()
 _LENGTH = whole_number(1, 10_000)
-_BATCH = whole_number(1, 1000)
-_CONCURRENCY = whole_number(1, 512)
 _LOCAL_HOSTS = "localhost,127.0.0.1,[::1]"
 
 # The one list of settings; README "Configuration" says what each one means.
@@ -70,7 +69,7 @@ _TABLE: tuple[tuple[str, str, Parser, Any], ...] = (
     # environment variable     config.yaml                   parser          default
     ("API_KEY",                  "app.api_key",                _KEYS,          "test-api-key-123"),
     ("HOST",                     "app.host",                   ADDRESS,        "127.0.0.1"),
-    ("PORT",                     "app.port",                   _PORT,          8080),
+    ("PORT",                     "app.port",                   PORT,           8080),
     ("DJANGO_SECRET_KEY",        "app.secret_key",             _SECRET_KEY,    ""),
     ("ENVIRONMENT",              "app.environment",            _ENVIRONMENT,   "development"),
     ("HSTS_SECONDS",             "app.hsts_seconds",           _SECONDS,       ""),
@@ -96,13 +95,13 @@ _TABLE: tuple[tuple[str, str, Parser, Any], ...] = (
     ("IDEMPOTENCY_KEY_TTL",      "retention.idempotency_keys", _KEY_TTL,       "24h"),
     ("SCHEDULER_ENABLED",        "scheduler.enabled",          BOOLEAN,        True),
     ("SCHEDULER_INTERVAL",       "scheduler.interval",         DURATION,       "2m"),
-    ("SCHEDULER_BATCH_SIZE",     "scheduler.batch_size",       _BATCH,         2),
-    ("SCHEDULER_CONCURRENCY",    "scheduler.concurrency",      _CONCURRENCY,   8),
+    ("SCHEDULER_BATCH_SIZE",     "scheduler.batch_size",       BATCH_SIZE,     2),
+    ("SCHEDULER_CONCURRENCY",    "scheduler.concurrency",      CONCURRENCY,    8),
     ("RATE_LIMIT_PER_MINUTE",    "rate_limiting.requests_per_minute", _PER_MINUTE,    600),
     ("LOG_LEVEL",                "logging.level",              _LEVEL,         "info"),
     ("LOG_FORMAT",               "logging.format",             _LOG_FORMAT,    "console"),
     ("METRICS_PUBLIC",           "metrics.public",             BOOLEAN,        False),
-    ("DEMO_FAIL_RATE",           "demo.fail_rate",             _FAIL_RATE,     0),
+    ("DEMO_FAIL_RATE",           "demo.fail_rate",             FAIL_RATE,      0),
 )
 # fmt: on
 SETTINGS = tuple(Setting(*row) for row in _TABLE)

@@ -2,8 +2,9 @@
 
 A parser turns a raw value (from config.yaml, the environment or a command-line option) into
 the setting's value or raises ValueError/TypeError; `expected` and `shown` make the one line
-that reports a bad value. The command-line options of the management commands use the same
-parsers, so a limit is written once.
+that reports a bad value. dispatcher_project.config builds its table of settings from them and
+the management commands check their options with the same ones, so a limit is written once
+(here in messaging, the layer both may import).
 """
 
 from __future__ import annotations
@@ -185,3 +186,10 @@ def _signing_secret(value: Any) -> str:
 
 
 SIGNING_SECRET = Parser(_signing_secret, "whsec_<base64>", _hidden)
+
+
+# Limits that a setting and a command-line option share.
+PORT = whole_number(1, 65535, "a port number 1-65535")
+BATCH_SIZE = whole_number(1, 1000)
+CONCURRENCY = whole_number(1, 512)
+FAIL_RATE = fraction("a number from 0 to 1")
