@@ -105,7 +105,6 @@ _TABLE: tuple[tuple[str, str, Parser, Any], ...] = (
 )
 # fmt: on
 SETTINGS = tuple(Setting(*row) for row in _TABLE)
-BY_NAME = {setting.env: setting for setting in SETTINGS}
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -160,15 +160,14 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# What the application reads, each value under one name: its variable's, in lower case.
-# DJANGO_SECRET_KEY and DATABASE_URL are left out: SECRET_KEY and DATABASES above are what holds.
+# What the application reads, each value under one name: its variable's, in lower case. Left
+# out: the two whose effective values are SECRET_KEY and DATABASES above.
+_DJANGO_OWN = {"DJANGO_SECRET_KEY", "DATABASE_URL"}
 DISPATCHER = {
     "version": VERSION,
-    **{name.lower(): value for name, value in CONF.items()},
+    **{name.lower(): value for name, value in CONF.items() if name not in _DJANGO_OWN},
     "webhook_lease": CONF["WEBHOOK_LEASE"] or 2 * CONF["WEBHOOK_TIMEOUT"] + timedelta(seconds=5),
 }
-for _django_own in ("django_secret_key", "database_url"):
-    del DISPATCHER[_django_own]
 
 LOGGING = {
     "version": 1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 from datetime import timedelta
@@ -17,7 +18,7 @@ from messaging.management.commands._options import ShowingDefaults, checked
 
 def _milliseconds(value: Any) -> float:
     number = float(value)
-    if not number >= 0:  # also refuses nan
+    if not (math.isfinite(number) and number >= 0):
         raise ValueError(number)
     return number
 
@@ -36,7 +37,7 @@ class Command(ShowingDefaults):
         add("--port", default=9090, help="port to listen on, 1-65535")
         add(
             "--fail-rate",
-            default=settings.CONF["DEMO_FAIL_RATE"],
+            default=settings.DISPATCHER["demo_fail_rate"],
             help="share of valid requests answered 500 instead of 202, 0-1; DEMO_FAIL_RATE "
             "sets the default",
         )
@@ -49,11 +50,10 @@ class Command(ShowingDefaults):
             signal.signal(signum, lambda *_: stop.set())
         serving = threading.Thread(target=server.serve_forever, name="demo-webhook")
         serving.start()
+        latency = server.latency.total_seconds() * 1000
         self.stdout.write(
             f"Demo webhook receiver listening on {server.url} "
-            f"(fail rate {server.fail_rate:g}, latency {server.latency.total_seconds() * 1000:g} "
-            "ms); "
-            "Ctrl-C stops it."
+            f"(fail rate {server.fail_rate:g}, latency {latency:g} ms); Ctrl-C stops it."
         )
         self.stdout.flush()
         stop.wait()
@@ -61,7 +61,9 @@ class Command(ShowingDefaults):
         serving.join()
         self.stdout.write("Demo webhook receiver stopped.")
 
-    def _server(self, *, host: str, port: Any, fail_rate: Any, latency: Any, **_: Any):
+    def _server(
+        self, *, host: str, port: Any, fail_rate: Any, latency: Any, **_: Any
+    ) -> DemoWebhookServer:
         port = checked("--port", PORT, port)
         fail_rate = checked("--fail-rate", FAIL_RATE, fail_rate)
         latency = checked("--latency", LATENCY, latency)

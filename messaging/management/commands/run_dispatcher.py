@@ -25,8 +25,6 @@ from messaging.management.commands._options import ShowingDefaults, checked
 from messaging.process_supervisor import run_forked
 
 PRUNE_EVERY = timedelta(minutes=1)  # how often a dispatcher tries to prune (one at a time)
-
-
 PROCESSES = whole_number(1, 64)
 # A rate from fewer messages or a shorter span than this says more about timer noise than speed.
 RATE_MIN_MESSAGES = 10

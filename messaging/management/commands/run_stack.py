@@ -66,8 +66,8 @@ class Command(ShowingDefaults):
         parser.add_argument("--demo-port", default=9090, help="port of the demo receiver")
 
     def handle(self, *args, **options) -> None:
-        host, port = settings.CONF["HOST"], settings.CONF["PORT"]
-        fail_rate = settings.CONF["DEMO_FAIL_RATE"]
+        host, port = settings.DISPATCHER["host"], settings.DISPATCHER["port"]
+        fail_rate = settings.DISPATCHER["demo_fail_rate"]
         password = _admin_password(Path(settings.BASE_DIR) / ".data")
         self._ensure_admin(password)
         env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": _fresh_metrics_dir()}
