@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict = {"meta": environment(args)}
     started = time.monotonic()
-    phases.run_all(args, results, token=settings.DISPATCHER["api_keys"][0])
+    phases.run_all(args, results, token=settings.DISPATCHER["api_key"][0])
     results["meta"]["seconds"] = round(time.monotonic() - started)
     results["meta"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["targets"] = report.targets(results)

@@ -84,9 +84,11 @@ def send_gate() -> DjangoSendGate:
     conf = settings.DISPATCHER
     return DjangoSendGate(
         state=models.SendGateState,
-        rate=conf["rate_limit"],
-        policy=CircuitPolicy(**conf["circuit"]),
-        probe_timeout=conf["lease"],  # a probe not back within its lease is given out again
+        rate=conf["webhook_rate_limit"],
+        policy=CircuitPolicy(
+            failures=conf["webhook_circuit_failures"], cooldown=conf["webhook_circuit_cooldown"]
+        ),
+        probe_timeout=conf["webhook_lease"],  # a probe not back within its lease is given out again
     )
 
 
@@ -94,7 +96,7 @@ def _control() -> DjangoSchedulerControl:
     return DjangoSchedulerControl(
         state=models.SchedulerState,
         workers=models.Worker,
-        initially_running=settings.DISPATCHER["scheduler"]["enabled"],
+        initially_running=settings.DISPATCHER["scheduler_enabled"],
     )
 
 
@@ -105,13 +107,13 @@ def use_cases() -> UseCases:
     clock, repository, control = DatabaseClock(), message_repository(), _control()
     gate = send_gate()
     max_length = conf["content_max_length"]
-    interval = conf["scheduler"]["interval"]
+    interval = conf["scheduler_interval"]
     return UseCases(
         create_message=CreateMessage(
             repository=repository,
             clock=clock,
             content_max_length=max_length,
-            key_ttl=conf["retention"]["idempotency_keys"],
+            key_ttl=conf["idempotency_key_ttl"],
         ),
         create_messages=CreateMessages(
             repository=repository, clock=clock, content_max_length=max_length
@@ -136,7 +138,7 @@ def use_cases() -> UseCases:
             control=control,
             clock=clock,
             interval=interval,
-            rate_limit=conf["rate_limit"],
+            rate_limit=conf["webhook_rate_limit"],
         ),  # fmt: skip
         queue_depth=GetQueueDepth(repository=repository),
         scheduler_status=GetSchedulerStatus(
@@ -145,8 +147,8 @@ def use_cases() -> UseCases:
             gate=gate,
             clock=clock,
             interval=interval,
-            batch_size=conf["scheduler"]["batch_size"],
-            rate_limit=conf["rate_limit"],
+            batch_size=conf["scheduler_batch_size"],
+            rate_limit=conf["webhook_rate_limit"],
         ),
         dispatcher_status=GetDispatcherStatus(
             repository=repository, control=control, clock=clock, interval=interval
@@ -162,7 +164,7 @@ API_BATCH_MAX = 100  # POST /messaging/process?batch_size=1..100
 def api_dispatcher() -> Dispatcher:
     """The dispatcher `POST /messaging/process` runs its batches through: built once per
     process, with the configured concurrency and no wake-ups (it never waits for work)."""
-    concurrency = settings.DISPATCHER["scheduler"]["concurrency"]
+    concurrency = settings.DISPATCHER["scheduler_concurrency"]
     key = (concurrency, API_BATCH_MAX)
     with _dispatchers_lock:
         if key not in _dispatchers:
@@ -191,9 +193,7 @@ def build_dispatcher(
 ) -> Dispatcher:
     """A Dispatcher on the real adapters; the caller closes it."""
     conf = settings.DISPATCHER
-    sender = HttpWebhookSender.from_conf(
-        conf["webhook"], version=conf["version"], pool_size=concurrency
-    )
+    sender = HttpWebhookSender.from_conf(conf, version=conf["version"], pool_size=concurrency)
     # A dispatcher has a session of its own and keeps its statements prepared; the API's
     # dispatcher may sit behind a transaction-mode pooler.
     repository = message_repository(reconnect_delays=OUTAGE_DELAYS, prepare=wakeups)
@@ -202,8 +202,12 @@ def build_dispatcher(
         repository=repository,
         sender=sender,
         receipts=receipts,
-        policy=RetryPolicy(**conf["retry"]),
-        lease=conf["lease"],
+        policy=RetryPolicy(
+            max_retries=conf["webhook_max_retries"],
+            backoff_base=conf["webhook_backoff_base"],
+            backoff_max=conf["webhook_backoff_max"],
+        ),
+        lease=conf["webhook_lease"],
         concurrency=concurrency,
     )
     return Dispatcher(
@@ -220,7 +224,7 @@ def build_dispatcher(
 
 def prune_expired() -> PruneExpired:
     """Retention as configured (MESSAGE_RETENTION, IDEMPOTENCY_KEY_TTL)."""
-    retention = settings.DISPATCHER["retention"]
+    conf = settings.DISPATCHER
     store = DjangoRetentionStore(
         messages=models.Message, attempts=models.DeliveryAttempt,
         idempotency_keys=models.IdempotencyKey,
@@ -230,7 +234,7 @@ def prune_expired() -> PruneExpired:
         store=store,
         control=_control(),
         retention=Retention(
-            messages=retention["messages"], idempotency_keys=retention["idempotency_keys"]
+            messages=conf["message_retention"], idempotency_keys=conf["idempotency_key_ttl"]
         ),
     )
 

@@ -174,7 +174,7 @@ def _oldest_due_age(now: datetime) -> GaugeMetricFamily:
 
 def _worker_gauges(now: datetime) -> list[GaugeMetricFamily]:
     workers = [WorkerStatus(**row) for row in models.Worker.objects.values(*_WORKER_FIELDS)]
-    interval = settings.DISPATCHER["scheduler"]["interval"]
+    interval = settings.DISPATCHER["scheduler_interval"]
     heartbeat = GaugeMetricFamily(
         f"{PREFIX}worker_heartbeat_age_seconds",
         "Seconds since each dispatcher's last heartbeat",
@@ -194,7 +194,7 @@ def _scheduler_running() -> GaugeMetricFamily:
     switch = models.SchedulerState.objects.filter(id=SWITCH_ID).values_list("is_running", flat=True)
     is_running = switch.first()
     if is_running is None:  # no row yet: the first dispatcher will create it with this value
-        is_running = settings.DISPATCHER["scheduler"]["enabled"]
+        is_running = settings.DISPATCHER["scheduler_enabled"]
     return GaugeMetricFamily(
         f"{PREFIX}scheduler_running",
         "The shared scheduler switch: 1 running, 0 stopped",

@@ -31,7 +31,7 @@ def _no_rate_limit_unless_asked(settings) -> None:
 
 @pytest.fixture
 def api_key(settings) -> str:
-    return settings.DISPATCHER["api_keys"][0]
+    return settings.DISPATCHER["api_key"][0]
 
 
 @pytest.fixture

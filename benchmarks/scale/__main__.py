@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict = {"meta": meta(args)}
     started = time.monotonic()
-    run_sections(args, results, token=settings.DISPATCHER["api_keys"][0])
+    run_sections(args, results, token=settings.DISPATCHER["api_key"][0])
     results["meta"]["seconds"] = round(time.monotonic() - started)
     results["meta"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["meta"]["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")

@@ -71,8 +71,8 @@ def pruner(older_than: timedelta):
     from messaging.bootstrap import prune_expired
 
     conf = settings.DISPATCHER
-    retention = {**conf["retention"], "messages": older_than, "idempotency_keys": None}
-    with override_settings(DISPATCHER={**conf, "retention": retention}):
+    retention = {"message_retention": older_than, "idempotency_key_ttl": None}
+    with override_settings(DISPATCHER={**conf, **retention}):
         return prune_expired()
 
 
