@@ -61,7 +61,7 @@ class DeliveryAttemptInline(admin.TabularInline):
         return False  # an editable inline would bring back the Save buttons
 
     @admin.display(description="Started")
-    def started(self, attempt: models.DeliveryAttempt) -> str | None:
+    def started(self, attempt: models.DeliveryAttempt) -> str:
         return utc_seconds(attempt.started_at)
 
     @admin.display(description="Error")
@@ -99,7 +99,7 @@ class MessageAdmin(admin.ModelAdmin):
         "short_message_id",
         "phone_number",
         "colored_status",
-        "retry_count",
+        "retries",
         "external",
         "content_excerpt",
         "created",
@@ -151,6 +151,10 @@ class MessageAdmin(admin.ModelAdmin):
     def short_message_id(self, message: models.Message):
         return short_id(message.id)
 
+    @admin.display(description="Retries", ordering="retry_count")
+    def retries(self, message: models.Message) -> int:
+        return message.retry_count
+
     @admin.display(description="External id")
     def external(self, message: models.Message):
         return abridged(message.external_id, 12, "external-id")
@@ -160,11 +164,11 @@ class MessageAdmin(admin.ModelAdmin):
         return abridged(message.content, 40, "message-content")
 
     @admin.display(description="Created at", ordering="created_at")
-    def created(self, message: models.Message) -> str | None:
+    def created(self, message: models.Message) -> str:
         return utc_seconds(message.created_at)
 
     @admin.display(description="Sent at")
-    def sent(self, message: models.Message) -> str | None:
+    def sent(self, message: models.Message) -> str:
         return utc_seconds(message.sent_at)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -248,7 +252,7 @@ def _utc_display(name: str):
     field = models.Message._meta.get_field(name)
 
     @admin.display(description=field.verbose_name.capitalize())
-    def show(self, message: models.Message) -> str | None:
+    def show(self, message: models.Message) -> str:
         return utc_seconds(getattr(message, name))
 
     return show

@@ -9,12 +9,13 @@ from django.utils.safestring import SafeString
 
 SHORT_ID = 8  # characters of a UUID: unique enough to tell rows apart on one page
 TITLE_LIMIT = 500  # the hover text of a long content stays a tooltip, not a page
+EMPTY = "-"  # the admin's own mark for no value (a detail page would print "None")
 
 
-def utc_seconds(value: datetime | None) -> str | None:
-    """`2026-12-01 23:15:04 UTC`; None shows as the admin's empty value."""
+def utc_seconds(value: datetime | None) -> str:
+    """`2026-12-01 23:15:04 UTC`, or the empty mark."""
     if value is None:
-        return None
+        return EMPTY
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
@@ -31,10 +32,10 @@ def short_id(value: object) -> SafeString:
     return format_html('<span class="short-id" title="{}">{}</span>', full, full[:SHORT_ID])
 
 
-def abridged(text: str | None, limit: int, css_class: str) -> SafeString | None:
+def abridged(text: str | None, limit: int, css_class: str) -> SafeString | str:
     """`text` cut to `limit` characters, the whole of it (up to TITLE_LIMIT) in its title."""
     if not text:
-        return None
+        return EMPTY
     return format_html(
         '<span class="{}" title="{}">{}</span>',
         css_class,
