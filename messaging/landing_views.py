@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 # (title, path, what it is); the API root is the message list, browsable after an admin login.
@@ -28,6 +29,7 @@ class PermanentRedirectKeepingMethod(HttpResponsePermanentRedirect):
     status_code = 308  # unlike 301, a client repeats the same method with the same body
 
 
+@csrf_exempt  # it changes nothing, and an API client posting with a key has no CSRF token
 def without_trailing_slash(request: HttpRequest, path: str) -> HttpResponse:
     """`/api/v1/messages/` and the like: a redirect to the route without the slash, if there
     is one (APPEND_SLASH is off and the API's routes have none); else the JSON 404."""

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.http import Http404
+from django.test import Client, RequestFactory
 
 from messaging import models
+from messaging.landing_views import without_trailing_slash
 from tests.fakes import a_message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -56,11 +59,38 @@ def test_a_post_with_a_trailing_slash_is_redirected_keeping_its_method_and_body(
     assert followed.status_code == 201
 
 
+def test_a_post_without_a_csrf_token_is_redirected_not_refused(api_key) -> None:
+    client = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    moved = client.post("/api/v1/messages/bulk/", "[]", content_type="application/json")
+    root = client.post("/api/v1/", "{}", content_type="application/json")
+    assert (moved.status_code, moved["Location"]) == (308, "/api/v1/messages/bulk")
+    assert root.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("path", "location"), [("/dashboard", "/dashboard/"), ("/admin", "/admin/")]
+)
+def test_the_dashboard_and_the_admin_without_their_slash_redirect(
+    anonymous, path, location
+) -> None:
+    response = anonymous.get(path)
+    assert (response.status_code, response["Location"]) == (301, location)
+
+
 @pytest.mark.parametrize("path", ["/nowhere/", "/api/v1/unknown/", "/api/v1//"])
 def test_an_unknown_path_with_a_trailing_slash_is_still_the_json_404(anonymous, path) -> None:
     response = anonymous.get(path)
     assert response.status_code == 404
     assert response.json()["error"] == "Not Found"
+
+
+@pytest.mark.parametrize("captured", ["/health", "/elsewhere.example"])
+def test_a_path_starting_with_two_slashes_is_never_redirected_off_this_host(captured) -> None:
+    # What `//health/` or `//elsewhere.example/` leaves for the view (a test client would
+    # read either as a host name): a Location of `//…` would send a browser to another host.
+    request = RequestFactory().get("/")
+    with pytest.raises(Http404):
+        without_trailing_slash(request, captured)
 
 
 def test_the_admin_view_site_link_goes_to_the_landing_page_and_the_header_to_the_dashboard(
