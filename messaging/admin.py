@@ -19,7 +19,7 @@ from core_domain.message import Status
 from core_domain.operator_changes import MAX_IDS, OperatorAction
 from core_domain.values import PhoneNumber
 from messaging import models
-from messaging.admin_display import abridged, short_id, utc_seconds
+from messaging.admin_display import abridged, short_id, utc_column
 from messaging.bootstrap import use_cases
 
 COUNT_CAP = 10_000  # a filtered or searched list counts at most this far (then shows 10,000+)
@@ -60,9 +60,7 @@ class DeliveryAttemptInline(admin.TabularInline):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # an editable inline would bring back the Save buttons
 
-    @admin.display(description="Started")
-    def started(self, attempt: models.DeliveryAttempt) -> str:
-        return utc_seconds(attempt.started_at)
+    started = utc_column("started_at", "Started")
 
     @admin.display(description="Error")
     def error_excerpt(self, attempt: models.DeliveryAttempt):
@@ -73,16 +71,6 @@ class DeliveryAttemptInline(admin.TabularInline):
         return abridged(attempt.response_excerpt, 60, "attempt-excerpt")
 
 
-# Shown to the second in UTC through a `<name>_utc` method each (added below the class).
-UTC_FIELDS = (
-    "next_attempt_at",
-    "send_at",
-    "expires_at",
-    "sent_at",
-    "lease_expires_at",
-    "created_at",
-    "updated_at",
-)
 STATUS_COLORS = {"PENDING": "#b26a00", "SENDING": "#1565c0", "SENT": "#2e7d32", "FAILED": "#c62828"}
 
 
@@ -118,8 +106,22 @@ class MessageAdmin(admin.ModelAdmin):
     readonly_fields = (
         *(f.name for f in models.Message._meta.fields),
         "colored_status",
-        *(f"{name}_utc" for name in UTC_FIELDS),
+        "next_attempt_at_utc",
+        "send_at_utc",
+        "expires_at_utc",
+        "sent_at_utc",
+        "lease_expires_at_utc",
+        "created_at_utc",
+        "updated_at_utc",
     )
+    # The detail page's times, to the second in UTC.
+    next_attempt_at_utc = utc_column("next_attempt_at", "Next attempt at")
+    send_at_utc = utc_column("send_at", "Send at")
+    expires_at_utc = utc_column("expires_at", "Expires at")
+    sent_at_utc = utc_column("sent_at", "Sent at")
+    lease_expires_at_utc = utc_column("lease_expires_at", "Lease expires at")
+    created_at_utc = utc_column("created_at", "Created at")
+    updated_at_utc = utc_column("updated_at", "Updated at")
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         # The state machine decides every field: a message's page only shows it (no Save,
@@ -163,13 +165,8 @@ class MessageAdmin(admin.ModelAdmin):
     def content_excerpt(self, message: models.Message):
         return abridged(message.content, 40, "message-content")
 
-    @admin.display(description="Created at", ordering="created_at")
-    def created(self, message: models.Message) -> str:
-        return utc_seconds(message.created_at)
-
-    @admin.display(description="Sent at")
-    def sent(self, message: models.Message) -> str:
-        return utc_seconds(message.sent_at)
+    created = utc_column("created_at", "Created at", ordering="created_at")
+    sent = utc_column("sent_at", "Sent at", ordering="sent_at")  # sortable, as it always was
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -246,17 +243,3 @@ class MessageAdmin(admin.ModelAdmin):
                 f"{skipped} skipped: only {action.applies_to.value} messages can be {action.done}",
                 messages.WARNING,
             )
-
-
-def _utc_display(name: str):
-    field = models.Message._meta.get_field(name)
-
-    @admin.display(description=field.verbose_name.capitalize())
-    def show(self, message: models.Message) -> str:
-        return utc_seconds(getattr(message, name))
-
-    return show
-
-
-for _name in UTC_FIELDS:
-    setattr(MessageAdmin, f"{_name}_utc", _utc_display(_name))

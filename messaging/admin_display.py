@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
+from django.contrib import admin
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -42,3 +44,13 @@ def abridged(text: str | None, limit: int, css_class: str) -> SafeString | str:
         truncate(text, TITLE_LIMIT),
         truncate(text, limit),
     )
+
+
+def utc_column(field: str, description: str, ordering: str | None = None) -> Callable:
+    """A ModelAdmin column or read-only field showing the datetime `field` via utc_seconds."""
+
+    @admin.display(description=description, ordering=ordering)
+    def show(model_admin: object, obj: object) -> str:
+        return utc_seconds(getattr(obj, field))
+
+    return show

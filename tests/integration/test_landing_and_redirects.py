@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.http import Http404
 from django.test import Client, RequestFactory
 
 from messaging import models
+from messaging.admin_display import truncate, utc_seconds
 from messaging.landing_views import without_trailing_slash
 from tests.fakes import a_message
 
@@ -164,3 +165,12 @@ def test_a_post_to_a_message_page_is_refused(admin_client) -> None:
     message = stored()
     response = admin_client.post(f"/admin/messaging/message/{message.id}/change/", {})
     assert response.status_code == 403
+
+
+def test_times_show_in_utc_to_the_second_and_long_text_ends_in_an_ellipsis() -> None:
+    istanbul = datetime(2026, 12, 2, 2, 15, 4, 999_999, tzinfo=timezone(timedelta(hours=3)))
+    assert utc_seconds(istanbul) == "2026-12-01 23:15:04 UTC"
+    assert utc_seconds(None) == "-"
+    assert truncate("x" * 40, 40) == "x" * 40
+    assert truncate("word " * 20, 40) == ("word " * 8).rstrip() + "…"
+    assert len(truncate("y" * 41, 40)) == 40
