@@ -19,8 +19,8 @@ WIDTH, HEIGHT = 1366, 768
 LONG = "Your verification code is 493028. It expires in ten minutes; do not share it with anyone."
 
 
-def store(status: Status = Status.PENDING, **columns) -> models.Message:
-    message = a_message(content=LONG)
+def store(status: Status = Status.PENDING, content: str = LONG, **columns) -> models.Message:
+    message = a_message(content=content)
     fields = ("id", "phone_number", "content", "created_at", "updated_at", "next_attempt_at")
     return models.Message.objects.create(
         **{f: getattr(message, f) for f in fields}, status=status.value, **columns
@@ -35,7 +35,7 @@ def mixed_messages() -> models.Message:
         sent = store(Status.SENT, sent_at=at, external_id=str(uuid.uuid4()), attempt_count=1)
         store(Status.FAILED, last_error="HTTP 500 from the webhook " * 4, retry_count=3)
         store(Status.SENDING, locked_by=f"dispatcher-{n}@host", lease_expires_at=at, claim_token=n)
-        store(Status.PENDING, external_id=None)
+        store(Status.PENDING, content="W" * 200)  # the widest letters
     models.DeliveryAttempt.objects.create(
         message=sent, attempt_number=1, started_at=sent.created_at, duration_ms=41,
         status_code=202, outcome="delivered", response_excerpt='{"messageId": "r-1"}',
