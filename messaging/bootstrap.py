@@ -25,23 +25,23 @@ from core_domain.outage import OUTAGE_DELAYS
 from core_domain.receipt_writer import ReceiptWriter
 from core_domain.retry import RetryPolicy
 from core_domain.send_gate import CircuitPolicy
-from core_domain.use_cases.change_messages import ChangeMessage, ChangeMessages
+from core_domain.use_cases.change_message import ChangeMessage
+from core_domain.use_cases.change_messages import ChangeMessages
+from core_domain.use_cases.close_circuit import CloseCircuit
 from core_domain.use_cases.create_message import CreateMessage
 from core_domain.use_cases.create_messages import CreateMessages
 from core_domain.use_cases.dashboard import GetDashboard
 from core_domain.use_cases.delivery_pipeline import BatchReport, DeliveryPipeline
 from core_domain.use_cases.dispatcher import Dispatcher
 from core_domain.use_cases.dispatcher_status import GetDispatcherStatus
-from core_domain.use_cases.get_message import GetAttempts, GetMessage
+from core_domain.use_cases.get_attempts import GetAttempts
+from core_domain.use_cases.get_message import GetMessage
+from core_domain.use_cases.get_scheduler_status import GetSchedulerStatus
+from core_domain.use_cases.get_send_gate import GetSendGate
 from core_domain.use_cases.list_messages import ListMessages
 from core_domain.use_cases.prune_expired import PruneExpired, Retention
 from core_domain.use_cases.queue_depth import GetQueueDepth
-from core_domain.use_cases.scheduler import (
-    CloseCircuit,
-    GetSchedulerStatus,
-    GetSendGate,
-    SetSchedulerState,
-)
+from core_domain.use_cases.set_scheduler_state import SetSchedulerState
 from messaging import metrics, models
 
 

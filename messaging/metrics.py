@@ -38,7 +38,7 @@ from core_domain.message import Status
 from core_domain.ports import WorkerStatus
 from core_domain.send_gate import Gate
 from core_domain.use_cases.delivery_pipeline import BatchReport
-from core_domain.use_cases.scheduler import is_alive
+from core_domain.workers import is_alive
 from messaging import models
 
 logger = logging.getLogger(__name__)

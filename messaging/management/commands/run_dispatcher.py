@@ -17,7 +17,7 @@ from django.db import connection
 
 from core_domain.ports import WorkerBeat
 from core_domain.use_cases.dispatcher import Pacing, TickReport
-from core_domain.use_cases.prune_expired import PruneInBackground
+from core_domain.use_cases.prune_in_background import PruneInBackground
 from core_domain.values import format_duration, parse_duration
 from messaging.bootstrap import build_dispatcher, prune_expired
 from messaging.process_supervisor import run_forked
