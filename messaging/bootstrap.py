@@ -36,6 +36,7 @@ from core_domain.use_cases.dispatcher import Dispatcher
 from core_domain.use_cases.dispatcher_status import GetDispatcherStatus
 from core_domain.use_cases.get_attempts import GetAttempts
 from core_domain.use_cases.get_message import GetMessage
+from core_domain.use_cases.get_oldest_due_age import GetOldestDueAge
 from core_domain.use_cases.get_scheduler_status import GetSchedulerStatus
 from core_domain.use_cases.get_send_gate import GetSendGate
 from core_domain.use_cases.list_messages import ListMessages
@@ -60,6 +61,7 @@ class UseCases:
     send_gate: GetSendGate
     dashboard: GetDashboard
     queue_depth: GetQueueDepth
+    oldest_due_age: GetOldestDueAge
     scheduler_status: GetSchedulerStatus
     dispatcher_status: GetDispatcherStatus
 
@@ -104,6 +106,9 @@ def use_cases() -> UseCases:
     conf = settings.DISPATCHER
     clock, repository, control = DatabaseClock(), message_repository(), _control()
     gate = send_gate()
+    stats = DjangoDeliveryStats(
+        minutes=models.DeliveryMinute, latencies=models.LatencyMinute, messages=models.Message
+    )
     max_length = conf["content_max_length"]
     interval = conf["scheduler"]["interval"]
     return UseCases(
@@ -126,11 +131,7 @@ def use_cases() -> UseCases:
         close_circuit=CloseCircuit(gate=gate),
         send_gate=GetSendGate(gate=gate),
         dashboard=GetDashboard(
-            stats=DjangoDeliveryStats(
-                minutes=models.DeliveryMinute,
-                latencies=models.LatencyMinute,
-                messages=models.Message,
-            ),
+            stats=stats,
             repository=repository,
             gate=gate,
             control=control,
@@ -139,6 +140,7 @@ def use_cases() -> UseCases:
             rate_limit=conf["rate_limit"],
         ),  # fmt: skip
         queue_depth=GetQueueDepth(repository=repository),
+        oldest_due_age=GetOldestDueAge(stats=stats),
         scheduler_status=GetSchedulerStatus(
             control=control,
             repository=repository,
