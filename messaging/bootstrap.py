@@ -30,18 +30,18 @@ from core_domain.use_cases.change_messages import ChangeMessages
 from core_domain.use_cases.close_circuit import CloseCircuit
 from core_domain.use_cases.create_message import CreateMessage
 from core_domain.use_cases.create_messages import CreateMessages
-from core_domain.use_cases.dashboard import GetDashboard
 from core_domain.use_cases.delivery_pipeline import BatchReport, DeliveryPipeline
 from core_domain.use_cases.dispatcher import Dispatcher
-from core_domain.use_cases.dispatcher_status import GetDispatcherStatus
 from core_domain.use_cases.get_attempts import GetAttempts
+from core_domain.use_cases.get_dashboard import GetDashboard
+from core_domain.use_cases.get_dispatcher_status import GetDispatcherStatus
 from core_domain.use_cases.get_message import GetMessage
 from core_domain.use_cases.get_oldest_due_age import GetOldestDueAge
+from core_domain.use_cases.get_queue_depth import GetQueueDepth
 from core_domain.use_cases.get_scheduler_status import GetSchedulerStatus
 from core_domain.use_cases.get_send_gate import GetSendGate
 from core_domain.use_cases.list_messages import ListMessages
 from core_domain.use_cases.prune_expired import PruneExpired, Retention
-from core_domain.use_cases.queue_depth import GetQueueDepth
 from core_domain.use_cases.set_scheduler_state import SetSchedulerState
 from messaging import metrics, models
 
