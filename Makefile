@@ -35,8 +35,8 @@ migrate: $(VENV)/.runtime ## Apply database migrations
 test: $(VENV)/.dev ## Run the whole suite (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set)
 	$(PYTEST) -q
 
-test-unit: $(VENV)/.dev ## Domain unit tests against in-memory fakes
-	$(PYTEST) -q tests/unit
+test-unit: $(VENV)/.dev ## Domain unit tests against in-memory fakes (no Django, no services)
+	$(PY) -m pytest tests/unit -p no:django -q
 
 test-integration: $(VENV)/.dev ## Tests against the real PostgreSQL, Redis and HTTP
 	$(PYTEST) -q tests/integration

@@ -25,23 +25,24 @@ from core_domain.outage import OUTAGE_DELAYS
 from core_domain.receipt_writer import ReceiptWriter
 from core_domain.retry import RetryPolicy
 from core_domain.send_gate import CircuitPolicy
-from core_domain.use_cases.change_messages import ChangeMessage, ChangeMessages
+from core_domain.use_cases.change_message import ChangeMessage
+from core_domain.use_cases.change_messages import ChangeMessages
+from core_domain.use_cases.close_circuit import CloseCircuit
 from core_domain.use_cases.create_message import CreateMessage
 from core_domain.use_cases.create_messages import CreateMessages
-from core_domain.use_cases.dashboard import GetDashboard
 from core_domain.use_cases.delivery_pipeline import BatchReport, DeliveryPipeline
 from core_domain.use_cases.dispatcher import Dispatcher
-from core_domain.use_cases.dispatcher_status import GetDispatcherStatus
-from core_domain.use_cases.get_message import GetAttempts, GetMessage
+from core_domain.use_cases.get_attempts import GetAttempts
+from core_domain.use_cases.get_dashboard import GetDashboard
+from core_domain.use_cases.get_dispatcher_status import GetDispatcherStatus
+from core_domain.use_cases.get_message import GetMessage
+from core_domain.use_cases.get_oldest_due_age import GetOldestDueAge
+from core_domain.use_cases.get_queue_depth import GetQueueDepth
+from core_domain.use_cases.get_scheduler_status import GetSchedulerStatus
+from core_domain.use_cases.get_send_gate import GetSendGate
 from core_domain.use_cases.list_messages import ListMessages
 from core_domain.use_cases.prune_expired import PruneExpired, Retention
-from core_domain.use_cases.queue_depth import GetQueueDepth
-from core_domain.use_cases.scheduler import (
-    CloseCircuit,
-    GetSchedulerStatus,
-    GetSendGate,
-    SetSchedulerState,
-)
+from core_domain.use_cases.set_scheduler_state import SetSchedulerState
 from messaging import metrics, models
 
 
@@ -60,6 +61,7 @@ class UseCases:
     send_gate: GetSendGate
     dashboard: GetDashboard
     queue_depth: GetQueueDepth
+    oldest_due_age: GetOldestDueAge
     scheduler_status: GetSchedulerStatus
     dispatcher_status: GetDispatcherStatus
 
@@ -106,6 +108,9 @@ def use_cases() -> UseCases:
     conf = settings.DISPATCHER
     clock, repository, control = DatabaseClock(), message_repository(), _control()
     gate = send_gate()
+    stats = DjangoDeliveryStats(
+        minutes=models.DeliveryMinute, latencies=models.LatencyMinute, messages=models.Message
+    )
     max_length = conf["content_max_length"]
     interval = conf["scheduler_interval"]
     return UseCases(
@@ -128,11 +133,7 @@ def use_cases() -> UseCases:
         close_circuit=CloseCircuit(gate=gate),
         send_gate=GetSendGate(gate=gate),
         dashboard=GetDashboard(
-            stats=DjangoDeliveryStats(
-                minutes=models.DeliveryMinute,
-                latencies=models.LatencyMinute,
-                messages=models.Message,
-            ),
+            stats=stats,
             repository=repository,
             gate=gate,
             control=control,
@@ -141,6 +142,7 @@ def use_cases() -> UseCases:
             rate_limit=conf["webhook_rate_limit"],
         ),  # fmt: skip
         queue_depth=GetQueueDepth(repository=repository),
+        oldest_due_age=GetOldestDueAge(stats=stats),
         scheduler_status=GetSchedulerStatus(
             control=control,
             repository=repository,

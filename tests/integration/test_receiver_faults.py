@@ -2,7 +2,7 @@
 
 Every case runs a real Dispatcher: DjangoMessageRepository on PostgreSQL, HttpWebhookSender
 posting to the scripted loopback `receiver` (or to a closed port, or with https to the plain
-receiver), DjangoRedisReceiptCache on the test Redis, SystemClock, and a RetryPolicy with
+receiver), DjangoRedisReceiptCache on the test Redis, DatabaseClock, and a RetryPolicy with
 max_retries=3, a 50 ms backoff base and no jitter, so retries are due within milliseconds.
 Each test asserts the stored message (status, counters, `lastError`, `nextAttemptAt`) and the
 recorded attempts (status code, error, outcome, excerpt, duration). Waiting for a retry to be
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from adapters.clock import SystemClock
+from adapters.clock import DatabaseClock
 from adapters.django_repository import DjangoMessageRepository
 from core_domain.message import Message, Status
 from core_domain.use_cases.create_message import CreateMessage
@@ -57,7 +57,7 @@ def build_dispatch(real_dispatch) -> BuildDispatch:
 @pytest.fixture
 def message(django_repository: DjangoMessageRepository) -> Message:
     """One PENDING message, due now, stored through the CreateMessage use case."""
-    create = CreateMessage(repository=django_repository, clock=SystemClock())
+    create = CreateMessage(repository=django_repository, clock=DatabaseClock())
     return create.execute(phone_number="+905551234567", content="Fault matrix").message
 
 
@@ -165,7 +165,7 @@ def test_a_reset_on_a_pooled_connection_is_resent_at_once_and_delivered(
 ) -> None:
     dispatch = build_dispatch()
     assert counts(run(dispatch)) == (1, 1, 0, 0)  # `message` leaves a connection in the pool
-    create = CreateMessage(repository=django_repository, clock=SystemClock())
+    create = CreateMessage(repository=django_repository, clock=DatabaseClock())
     later = create.execute(phone_number="+905551234568", content="Fault matrix").message
     receiver.script(Reply(action="reset"))
 

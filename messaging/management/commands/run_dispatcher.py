@@ -17,7 +17,7 @@ from django.db import connection
 
 from core_domain.ports import WorkerBeat
 from core_domain.use_cases.dispatcher import Pacing, TickReport
-from core_domain.use_cases.prune_expired import PruneInBackground
+from core_domain.use_cases.prune_in_background import PruneInBackground
 from core_domain.values import format_duration
 from messaging.bootstrap import build_dispatcher, prune_expired
 from messaging.config_parsers import BATCH_SIZE, CONCURRENCY, DURATION, whole_number

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from core_domain.message import Status
 from core_domain.ports import Clock, MessageRepository, SchedulerControl
-from core_domain.use_cases.scheduler import is_alive
+from core_domain.workers import is_alive, next_tick_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +41,9 @@ class GetDispatcherStatus:
         sent_today, failed_today = self._repository.count_finished_on(now.astimezone(UTC).date())
         workers = self._control.workers()
         alive = [w for w in workers if is_alive(w, now=now, interval=self._interval)]
-        next_at = None
-        if alive and self._control.is_running():
-            next_at = min(w.last_heartbeat for w in alive) + self._interval
+        next_at = next_tick_at(
+            alive, interval=self._interval, is_running=self._control.is_running()
+        )
         return ProcessingStatus(
             is_processing=any(w.is_processing for w in alive),
             last_processed_at=max(

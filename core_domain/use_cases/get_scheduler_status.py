@@ -1,60 +1,13 @@
-"""Start and stop dispatching for every dispatcher, close the circuit, report the state."""
+"""Report the scheduler's state: the switch, the workers, the totals, the send gate."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core_domain.errors import SchedulerStateError
 from core_domain.ports import Clock, MessageRepository, SchedulerControl, SendGate, WorkerStatus
 from core_domain.send_gate import Gate, RateLimit
-
-MIN_ALIVE_WINDOW = timedelta(seconds=30)
-
-
-def is_alive(worker: WorkerStatus, *, now: datetime, interval: timedelta) -> bool:
-    """A worker is alive when its last heartbeat is within max(3 × interval, 30 s)."""
-    return now - worker.last_heartbeat <= max(3 * interval, MIN_ALIVE_WINDOW)
-
-
-class GetSendGate:
-    """The fleet's send state now: the circuit, the receiver's pause, the rate bucket."""
-
-    def __init__(self, *, gate: SendGate) -> None:
-        self._gate = gate
-
-    def execute(self) -> Gate:
-        return self._gate.state()
-
-
-class CloseCircuit:
-    """Close the webhook's circuit by hand; sending resumes at full pace.
-
-    Raises SchedulerStateError when it is closed already.
-    """
-
-    def __init__(self, *, gate: SendGate) -> None:
-        self._gate = gate
-
-    def execute(self) -> None:
-        if not self._gate.close_circuit():
-            raise SchedulerStateError("The circuit is already closed")
-
-
-class SetSchedulerState:
-    """Turn dispatching on or off for every dispatcher process.
-
-    Raises SchedulerStateError when the scheduler is already in the requested state.
-    """
-
-    def __init__(self, *, control: SchedulerControl) -> None:
-        self._control = control
-
-    def execute(self, *, is_running: bool) -> bool:
-        if not self._control.set_running(is_running):
-            state = "running" if is_running else "stopped"
-            raise SchedulerStateError(f"The scheduler is already {state}")
-        return is_running
+from core_domain.workers import is_alive, next_tick_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +56,8 @@ class GetSchedulerStatus:
         alive = [w for w in workers if is_alive(w, now=now, interval=self._interval)]
         last = max((w.last_processed_at for w in workers if w.last_processed_at), default=None)
         is_running = self._control.is_running()
-        next_in = None
-        if is_running and alive:
-            next_tick = min(w.last_heartbeat for w in alive) + self._interval
-            next_in = max(timedelta(0), next_tick - now)
+        next_at = next_tick_at(alive, interval=self._interval, is_running=is_running)
+        next_in = max(timedelta(0), next_at - now) if next_at else None
         return SchedulerReport(
             is_running=is_running,
             is_currently_processing=any(w.is_processing for w in alive),

@@ -16,7 +16,7 @@ from core_domain.ports import (
     WorkerStatus,
 )
 from core_domain.send_gate import Gate, RateLimit
-from core_domain.use_cases.scheduler import is_alive
+from core_domain.workers import is_alive
 
 MINUTES = 60
 
