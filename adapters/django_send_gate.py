@@ -20,7 +20,7 @@ from django.db.models import Model
 
 from adapters.database_errors import unavailable_as_domain_error
 from core_domain import send_gate
-from core_domain.delivery import DeliveryOutcome
+from core_domain.delivery import CallResult
 from core_domain.retry import describe
 from core_domain.send_gate import CircuitPolicy, Gate, Permit, RateLimit, Verdict
 
@@ -65,7 +65,7 @@ class DjangoSendGate:
             self._locked(lambda gate, now: (send_gate.refund(gate, unused=unused, rate=self.rate),
                                             None))  # fmt: skip
 
-    def record(self, outcomes: Sequence[DeliveryOutcome]) -> None:
+    def record(self, outcomes: Sequence[CallResult]) -> None:
         verdicts = [Verdict.of(o) for o in outcomes]
         pauses = [p for p in map(send_gate.throttled_for, outcomes) if p is not None]
         harmless = all(v in (Verdict.DELIVERED, Verdict.ANSWERED) for v in verdicts)

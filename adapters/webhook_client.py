@@ -19,7 +19,7 @@ from adapters.http_transport import Answer, InvalidWebhookURLError, WebhookTrans
 from adapters.webhook_errors import INVALID_URL
 from adapters.webhook_redaction import Redaction, redact_library_logs
 from adapters.webhook_signing import signing_key, standard_webhooks_signature
-from core_domain.delivery import DeliveryOutcome
+from core_domain.delivery import CallResult
 from core_domain.message import Message
 
 __all__ = ["HttpWebhookSender", "parse_retry_after", "signing_key", "standard_webhooks_signature"]
@@ -64,7 +64,7 @@ class HttpWebhookSender:
     """POSTs each message to the webhook (SPEC §6). Safe to share between threads.
 
     `send` never raises for anything a receiver or the network does: it returns the facts as a
-    DeliveryOutcome, within `timeout` for the whole call, and RetryPolicy judges them. Redirects
+    CallResult, within `timeout` for the whole call, and RetryPolicy judges them. Redirects
     are not followed and cookies are not kept. `proxies` (requests' form, {"https": url}) and
     `ca_bundle` come from the settings; the environment is never read here. Close it (or use
     `with`) when done.
@@ -124,7 +124,7 @@ class HttpWebhookSender:
             ca_bundle=conf.get("webhook_ca_bundle") or "",
         )
 
-    def send(self, message: Message) -> DeliveryOutcome:
+    def send(self, message: Message) -> CallResult:
         message_id = str(message.id)
         content = {"to": message.phone_number, "content": message.content}
         body = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
@@ -157,12 +157,12 @@ class HttpWebhookSender:
             )
         return headers
 
-    def _failed(self, error: str, *, message_id: str, clock: float) -> DeliveryOutcome:
+    def _failed(self, error: str, *, message_id: str, clock: float) -> CallResult:
         error = self._redaction.apply(error)
         logger.debug("webhook call failed: %s", error, extra={"message_id": message_id})
-        return DeliveryOutcome(duration=_since(clock), error=error)
+        return CallResult(duration=_since(clock), error=error)
 
-    def _outcome(self, answer: Answer, *, message_id: str, clock: float) -> DeliveryOutcome:
+    def _outcome(self, answer: Answer, *, message_id: str, clock: float) -> CallResult:
         body, status = answer.body, answer.status or 0
         extra = {"message_id": message_id}
         if answer.cut is not None:
@@ -173,7 +173,7 @@ class HttpWebhookSender:
             text = "webhook accepted message %s with HTTP %s but without a messageId"
             logger.warning(text, message_id, status, extra=extra)
         retry_after = parse_retry_after(answer.headers.get("retry-after"), now=datetime.now(UTC))
-        return DeliveryOutcome(
+        return CallResult(
             duration=_since(clock),
             status_code=status,
             external_id=found_id,

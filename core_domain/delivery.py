@@ -10,8 +10,9 @@ from core_domain.message import MessageId, Status
 
 
 @dataclass(frozen=True, slots=True)
-class DeliveryOutcome:
-    """The facts of one webhook call; the retry policy decides what they mean.
+class CallResult:
+    """The facts of one webhook call, as the receiver left them; the retry policy turns them
+    into an AttemptOutcome (the decision: delivered, retry scheduled or failed).
 
     `status_code` is None when no HTTP response arrived; `error` then says why
     (timeout, refused connection, TLS failure...).
@@ -30,6 +31,8 @@ class DeliveryOutcome:
 
 
 class AttemptOutcome(StrEnum):
+    """What was decided about one attempt, as stored and shown; never the raw call."""
+
     DELIVERED = "delivered"
     RETRY_SCHEDULED = "retry_scheduled"
     FAILED = "failed"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from core_domain.delivery import AttemptOutcome, DeliveryOutcome, Finalization
+from core_domain.delivery import AttemptOutcome, CallResult, Finalization
 from core_domain.errors import InvalidTransitionError
 from core_domain.message import Message, Status, can_transition
 from core_domain.retry import RetryPolicy
@@ -18,7 +18,7 @@ _STATUS_AFTER = {
 
 
 def judge(
-    message: Message, *, outcome: DeliveryOutcome, policy: RetryPolicy, started_ago: timedelta
+    message: Message, *, outcome: CallResult, policy: RetryPolicy, started_ago: timedelta
 ) -> Finalization:
     """The result of one attempt of a claimed (SENDING) message.
 

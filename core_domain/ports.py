@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
-from core_domain.delivery import DeliveryAttempt, DeliveryOutcome, Finalization
+from core_domain.delivery import CallResult, DeliveryAttempt, Finalization
 from core_domain.delivery_stats import MinuteStats
 from core_domain.message import Message, MessageId, Status
 from core_domain.operator_changes import BatchChange, OperatorAction, Selection
@@ -176,7 +176,7 @@ class MessageRepository(Protocol):
 
 
 class WebhookSender(Protocol):
-    def send(self, message: Message) -> DeliveryOutcome:
+    def send(self, message: Message) -> CallResult:
         """Deliver one message. Never raises for a network or HTTP failure: it is in the outcome.
 
         Thread-safe: the pipeline's send threads share one sender.
@@ -232,7 +232,7 @@ class SendGate(Protocol):
         """Permits granted but not used: fewer messages were due."""
         ...
 
-    def record(self, outcomes: Sequence[DeliveryOutcome]) -> None:
+    def record(self, outcomes: Sequence[CallResult]) -> None:
         """What these calls (in the order they ended) say about the receiver."""
         ...
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from core_domain.delivery import AttemptOutcome, DeliveryOutcome
+from core_domain.delivery import AttemptOutcome, CallResult
 
 RETRYABLE_STATUS_CODES = frozenset({408, 429})
 
@@ -19,7 +19,7 @@ class Decision:
     retry_in: timedelta | None = None  # set when a retry is scheduled
 
 
-def describe(outcome: DeliveryOutcome) -> str:
+def describe(outcome: CallResult) -> str:
     """A one-line description of a failed call for `lastError`."""
     if outcome.status_code is None:
         return outcome.error or "no response"
@@ -27,7 +27,7 @@ def describe(outcome: DeliveryOutcome) -> str:
     return f"HTTP {outcome.status_code}" + (f": {excerpt}" if excerpt else "")
 
 
-def is_retryable(outcome: DeliveryOutcome) -> bool:
+def is_retryable(outcome: CallResult) -> bool:
     """Connection errors, timeouts, 408, 429 and 5xx are worth another try."""
     code = outcome.status_code
     return code is None or code in RETRYABLE_STATUS_CODES or code >= 500
@@ -52,7 +52,7 @@ class RetryPolicy:
         capped = min(self.backoff_max, exponential)
         return capped * (1 - self.jitter * self.random_fraction())
 
-    def decide(self, *, outcome: DeliveryOutcome, retries_so_far: int) -> Decision:
+    def decide(self, *, outcome: CallResult, retries_so_far: int) -> Decision:
         if outcome.is_success:
             return Decision(AttemptOutcome.DELIVERED)
         error = describe(outcome)

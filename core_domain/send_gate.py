@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from core_domain.delivery import DeliveryOutcome
+from core_domain.delivery import CallResult
 from core_domain.retry import is_retryable
 
 THROTTLING_STATUSES = frozenset({429, 503})  # their Retry-After pauses the whole fleet
@@ -76,7 +76,7 @@ class Verdict(StrEnum):
     ANSWERED = "answered"  # it refused this message, or asked to slow down (429): it is up
 
     @classmethod
-    def of(cls, outcome: DeliveryOutcome) -> Verdict:
+    def of(cls, outcome: CallResult) -> Verdict:
         if outcome.is_success:
             return cls.DELIVERED
         if outcome.status_code == GONE:
@@ -86,7 +86,7 @@ class Verdict(StrEnum):
         return cls.FAILED
 
 
-def throttled_for(outcome: DeliveryOutcome) -> timedelta | None:
+def throttled_for(outcome: CallResult) -> timedelta | None:
     """How long the receiver asked the whole fleet to wait (a 429 or 503 with Retry-After)."""
     if outcome.status_code in THROTTLING_STATUSES and outcome.retry_after is not None:
         return outcome.retry_after

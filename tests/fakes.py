@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 from core_domain import send_gate
-from core_domain.delivery import DeliveryAttempt, DeliveryOutcome, Finalization
+from core_domain.delivery import CallResult, DeliveryAttempt, Finalization
 from core_domain.errors import MessageNotFoundError, ReceiptCacheError
 from core_domain.message import CANCELLED_ERROR, EXPIRED_ERROR, Message, MessageId, Status
 from core_domain.operator_changes import BatchChange, OperatorAction, Selection
@@ -241,12 +241,12 @@ class InMemoryMessageRepository:
 class ScriptedWebhookSender:
     """Answers each send with the next outcome of its script (the last one repeats)."""
 
-    def __init__(self, *outcomes: DeliveryOutcome) -> None:
+    def __init__(self, *outcomes: CallResult) -> None:
         self.script = list(outcomes)
         self.sent: list[Message] = []
         self._lock = threading.Lock()
 
-    def send(self, message: Message) -> DeliveryOutcome:
+    def send(self, message: Message) -> CallResult:
         with self._lock:
             self.sent.append(message)
             return self.script.pop(0) if len(self.script) > 1 else self.script[0]
@@ -469,7 +469,7 @@ class InMemorySendGate:
         with self._lock:
             self.gate = send_gate.refund(self.gate, unused=unused, rate=self.rate)
 
-    def record(self, outcomes: Sequence[DeliveryOutcome]) -> None:
+    def record(self, outcomes: Sequence[CallResult]) -> None:
         with self._lock:
             pauses = [p for p in map(send_gate.throttled_for, outcomes) if p is not None]
             self.gate = send_gate.record(

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
-from core_domain.delivery import AttemptOutcome, DeliveryOutcome, Finalization
+from core_domain.delivery import AttemptOutcome, CallResult, Finalization
 from core_domain.judge import judge
 from core_domain.message import Message
 from core_domain.ports import MessageRepository, WebhookSender
@@ -71,7 +71,7 @@ class Call:
 
     message: Message
     started: float  # time.monotonic() when the call began
-    outcome: DeliveryOutcome | None
+    outcome: CallResult | None
 
 
 class DeliveryPipeline:
@@ -172,7 +172,7 @@ class DeliveryPipeline:
                 continue
             self._results.put(Call(message, started, self._send(message)))
 
-    def _send(self, message: Message) -> DeliveryOutcome:
+    def _send(self, message: Message) -> CallResult:
         started = time.monotonic()
         try:
             return self._sender.send(message)
@@ -182,7 +182,7 @@ class DeliveryPipeline:
                 message.id,
                 extra={"message_id": str(message.id)},
             )
-            return DeliveryOutcome(
+            return CallResult(
                 duration=timedelta(seconds=time.monotonic() - started),
                 error=f"internal error: {type(exc).__name__}",
             )

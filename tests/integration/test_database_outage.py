@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection, connections
 
-from core_domain.delivery import DeliveryOutcome
+from core_domain.delivery import CallResult
 from core_domain.errors import StorageUnavailableError
 from core_domain.judge import judge
 from core_domain.retry import RetryPolicy
@@ -35,7 +35,7 @@ def test_finalize_is_retried_after_the_connection_is_cut() -> None:
     now = datetime.now(UTC)
     repository.add([a_message(created_at=now, next_attempt_at=now)])
     (claimed,) = repository.claim_batch(worker_id="w1", limit=1, lease=LEASE)
-    outcome = DeliveryOutcome(duration=timedelta(milliseconds=3), status_code=202, external_id="x")
+    outcome = CallResult(duration=timedelta(milliseconds=3), status_code=202, external_id="x")
     sent = judge(claimed, outcome=outcome, policy=RetryPolicy(), started_ago=timedelta(0))
     terminate_my_backend()
     assert repository.finalize([sent]).keys() == {claimed.id}

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.django_retention import DjangoRetentionStore
-from core_domain.delivery import AttemptOutcome, DeliveryOutcome, Finalization
+from core_domain.delivery import AttemptOutcome, CallResult, Finalization
 from core_domain.errors import MessageNotFoundError
 from core_domain.judge import judge
 from core_domain.message import Message, Status
@@ -158,14 +158,14 @@ def after_the_lease(repository, claim: Callable[[], list[Message]]) -> list[Mess
 
 
 def delivered(message: Message, external_id: str = "ext-1") -> Finalization:
-    outcome = DeliveryOutcome(
+    outcome = CallResult(
         duration=timedelta(milliseconds=12), status_code=202, external_id=external_id
     )
     return judge(message, outcome=outcome, policy=POLICY, started_ago=timedelta(seconds=1))
 
 
 def answered_500(message: Message) -> Finalization:
-    outcome = DeliveryOutcome(duration=timedelta(milliseconds=12), status_code=500)
+    outcome = CallResult(duration=timedelta(milliseconds=12), status_code=500)
     return judge(message, outcome=outcome, policy=POLICY, started_ago=timedelta(seconds=1))
 
 

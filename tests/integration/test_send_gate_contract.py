@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.django_send_gate import DjangoSendGate
-from core_domain.delivery import DeliveryOutcome
+from core_domain.delivery import CallResult
 from core_domain.send_gate import CircuitPolicy, CircuitState
 from messaging import models
 from tests.fakes import FixedClock, InMemorySendGate
@@ -17,8 +17,8 @@ POLICY = CircuitPolicy(failures=3, cooldown=timedelta(minutes=5))
 PROBE_TIMEOUT = timedelta(seconds=65)
 NEAR = timedelta(seconds=5)  # PostgreSQL's clock against this host's, same machine
 CALL = timedelta(milliseconds=20)
-FAILED = DeliveryOutcome(duration=CALL, status_code=503)
-DELIVERED = DeliveryOutcome(duration=CALL, status_code=202, external_id="x")
+FAILED = CallResult(duration=CALL, status_code=503)
+DELIVERED = CallResult(duration=CALL, status_code=202, external_id="x")
 
 
 @pytest.fixture(params=["in-memory", "postgresql"])
@@ -65,7 +65,7 @@ def test_closing_an_open_circuit_by_hand_lets_everything_out_again(gate) -> None
 
 
 def test_a_retry_after_pauses_every_sender_until_it_has_passed(gate) -> None:
-    gate.record([DeliveryOutcome(duration=CALL, status_code=503, retry_after=timedelta(minutes=2))])
+    gate.record([CallResult(duration=CALL, status_code=503, retry_after=timedelta(minutes=2))])
 
     paused_until = gate.state().paused_until
     assert paused_until is not None

@@ -21,7 +21,7 @@ from adapters.webhook_client import (
     signing_key,
     standard_webhooks_signature,
 )
-from core_domain.delivery import AttemptOutcome, DeliveryOutcome
+from core_domain.delivery import AttemptOutcome, CallResult
 from core_domain.retry import Decision, RetryPolicy
 from dispatcher_project import config
 from tests.fakes import a_message
@@ -44,7 +44,7 @@ def make_sender() -> Iterator[MakeSender]:
         sender.close()
 
 
-def decide(outcome: DeliveryOutcome, *, retries_so_far: int = 0) -> Decision:
+def decide(outcome: CallResult, *, retries_so_far: int = 0) -> Decision:
     policy = RetryPolicy(max_retries=3, backoff_base=timedelta(seconds=1))
     return policy.decide(outcome=outcome, retries_so_far=retries_so_far)
 

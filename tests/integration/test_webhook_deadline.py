@@ -17,7 +17,7 @@ import pytest
 import trustme
 
 from adapters.webhook_client import HttpWebhookSender
-from core_domain.delivery import DeliveryOutcome
+from core_domain.delivery import CallResult
 from tests.fakes import a_message
 from tests.integration.raw_receivers import (
     LoopbackServer,
@@ -50,7 +50,7 @@ def started() -> Iterator:
         server.close()
 
 
-def timed_send(url: str, *, warm_up: bool = False, **options: Any) -> tuple[DeliveryOutcome, float]:
+def timed_send(url: str, *, warm_up: bool = False, **options: Any) -> tuple[CallResult, float]:
     """One send (after one more when `warm_up`, to leave a pooled connection) and its length."""
     with HttpWebhookSender(url=url, timeout=timedelta(seconds=TIMEOUT), **options) as sender:
         if warm_up:

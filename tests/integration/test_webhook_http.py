@@ -19,7 +19,7 @@ import pytest
 import trustme
 
 from adapters.webhook_client import HttpWebhookSender
-from core_domain.delivery import DeliveryOutcome
+from core_domain.delivery import CallResult
 from tests.fakes import a_message
 from tests.integration.raw_receivers import (
     CLOSE,
@@ -40,11 +40,11 @@ def serve() -> Iterator:
         yield lambda *answers, **options: stack.enter_context(serving(*answers, **options))
 
 
-def send(sender: HttpWebhookSender) -> DeliveryOutcome:
+def send(sender: HttpWebhookSender) -> CallResult:
     return sender.send(a_message())
 
 
-def send_through(proxy: RawServer, url: str) -> DeliveryOutcome:
+def send_through(proxy: RawServer, url: str) -> CallResult:
     """One call to `url` with the loopback server as its HTTP proxy; the proxy is closed after."""
     try:
         with HttpWebhookSender(url=url, timeout=timedelta(seconds=2),

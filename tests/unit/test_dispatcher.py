@@ -6,7 +6,7 @@ import threading
 import time
 from datetime import timedelta
 
-from core_domain.delivery import AttemptOutcome, DeliveryOutcome
+from core_domain.delivery import AttemptOutcome, CallResult
 from core_domain.message import Status
 from core_domain.ports import WorkerBeat
 from core_domain.receipt_writer import ReceiptWriter
@@ -30,8 +30,8 @@ POLICY = RetryPolicy(max_retries=3, backoff_base=timedelta(seconds=1), random_fr
 BEAT = WorkerBeat(id="w1", host="h", pid=1)
 
 
-def accepted(external_id: str | None = "ext-1") -> DeliveryOutcome:
-    return DeliveryOutcome(
+def accepted(external_id: str | None = "ext-1") -> CallResult:
+    return CallResult(
         duration=timedelta(milliseconds=7),
         status_code=202,
         external_id=external_id,
@@ -39,13 +39,13 @@ def accepted(external_id: str | None = "ext-1") -> DeliveryOutcome:
     )
 
 
-def answered(status: int, **fields) -> DeliveryOutcome:
-    return DeliveryOutcome(duration=timedelta(milliseconds=7), status_code=status, **fields)
+def answered(status: int, **fields) -> CallResult:
+    return CallResult(duration=timedelta(milliseconds=7), status_code=status, **fields)
 
 
 class Setup:
     def __init__(
-        self, *outcomes: DeliveryOutcome, messages=None, cache_down=False, concurrency=4
+        self, *outcomes: CallResult, messages=None, cache_down=False, concurrency=4
     ) -> None:
         self.clock = FixedClock()
         self.repository = InMemoryMessageRepository(*(messages or [a_message()]), clock=self.clock)

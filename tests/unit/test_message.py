@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from core_domain.delivery import AttemptOutcome, DeliveryOutcome
+from core_domain.delivery import AttemptOutcome, CallResult
 from core_domain.errors import InvalidTransitionError
 from core_domain.judge import judge
 from core_domain.message import Status, can_transition
@@ -37,7 +37,7 @@ AGO = timedelta(milliseconds=30)
 
 def test_a_delivery_is_written_sent_with_its_external_id_and_counted() -> None:
     claimed = a_message().claimed(worker_id="w1", token=7, at=T0, lease=timedelta(seconds=65))
-    outcome = DeliveryOutcome(duration=timedelta(milliseconds=12), status_code=202, external_id="x")
+    outcome = CallResult(duration=timedelta(milliseconds=12), status_code=202, external_id="x")
     result = judge(claimed, outcome=outcome, policy=POLICY, started_ago=AGO)
     assert (result.status, result.external_id, result.claim_token) == (Status.SENT, "x", 7)
     assert (result.attempt_count, result.retry_count, result.duration_ms) == (1, 0, 12)
@@ -50,7 +50,7 @@ def test_a_delivery_is_written_sent_with_its_external_id_and_counted() -> None:
 
 def test_a_scheduled_retry_counts_and_carries_a_delay_not_a_time() -> None:
     claimed = a_message().claimed(worker_id="w1", token=7, at=T0, lease=timedelta(seconds=65))
-    outcome = DeliveryOutcome(duration=timedelta(milliseconds=5), status_code=500)
+    outcome = CallResult(duration=timedelta(milliseconds=5), status_code=500)
     result = judge(claimed, outcome=outcome, policy=POLICY, started_ago=AGO)
     assert result.status is Status.PENDING
     assert (result.retry_count, result.last_error) == (1, "HTTP 500")
@@ -77,7 +77,7 @@ def test_a_sent_message_can_never_change_again() -> None:
 
 
 def test_a_pending_message_cannot_be_judged_without_being_claimed() -> None:
-    outcome = DeliveryOutcome(duration=timedelta(milliseconds=5), status_code=202)
+    outcome = CallResult(duration=timedelta(milliseconds=5), status_code=202)
     with pytest.raises(InvalidTransitionError, match="not held by a claim"):
         judge(a_message(), outcome=outcome, policy=POLICY, started_ago=AGO)
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from core_domain.delivery import AttemptOutcome, DeliveryOutcome
+from core_domain.delivery import AttemptOutcome, CallResult
 from core_domain.retry import RetryPolicy
 
 NO_JITTER = RetryPolicy(
@@ -18,12 +18,12 @@ NO_JITTER = RetryPolicy(
 )
 
 
-def answered(status: int, **fields) -> DeliveryOutcome:
-    return DeliveryOutcome(duration=timedelta(milliseconds=5), status_code=status, **fields)
+def answered(status: int, **fields) -> CallResult:
+    return CallResult(duration=timedelta(milliseconds=5), status_code=status, **fields)
 
 
-def no_response(error: str) -> DeliveryOutcome:
-    return DeliveryOutcome(duration=timedelta(seconds=30), error=error)
+def no_response(error: str) -> CallResult:
+    return CallResult(duration=timedelta(seconds=30), error=error)
 
 
 @pytest.mark.parametrize("status", [200, 201, 202, 204, 299])

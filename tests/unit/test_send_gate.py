@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from core_domain.delivery import DeliveryOutcome
+from core_domain.delivery import CallResult
 from core_domain.send_gate import (
     MAX_COOLDOWN,
     CircuitPolicy,
@@ -32,8 +32,8 @@ def fresh(**changes) -> Gate:
     return dataclasses.replace(Gate(tokens=1.0, refilled_at=T0), **changes)
 
 
-def answer(status: int | None, **fields) -> DeliveryOutcome:
-    return DeliveryOutcome(duration=MS, status_code=status, **fields)
+def answer(status: int | None, **fields) -> CallResult:
+    return CallResult(duration=MS, status_code=status, **fields)
 
 
 @pytest.mark.parametrize(("text", "per_second"), [("50/s", 50), ("3000/m", 50), ("0.5/s", 0.5)])
