@@ -23,8 +23,3 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
 ]
-
-handler400 = "messaging.exception_handler.json_400"
-handler403 = "messaging.exception_handler.json_403"
-handler404 = "messaging.exception_handler.json_404"
-handler500 = "messaging.exception_handler.json_500"

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from messaging import openapi_examples as examples
+from messaging.exception_handler import error_body
 from messaging.serializers import HealthSerializer, ReadinessSerializer
 
 _STARTED = time.monotonic()
@@ -75,11 +76,8 @@ class ReadinessView(APIView):
             checks["redis"] = _cache_ok()
         failing = [name for name, state in checks.items() if state != "ok"]
         if failing:
-            body = {
-                "error": "Service Unavailable",
-                "message": f"Not ready: {', '.join(failing)} unavailable",
-                "status": "unavailable",
-                "checks": checks,
-            }
+            message = f"Not ready: {', '.join(failing)} unavailable"
+            details = {name: [checks[name]] for name in failing}
+            body = {**error_body(503, message, details), "status": "unavailable", "checks": checks}
             return Response(body, status=503)
         return Response({"status": "ready", "checks": checks})

@@ -209,7 +209,7 @@ class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField(help_text="HTTP reason phrase")
     message = serializers.CharField(help_text="what went wrong, for a person")
     details = serializers.DictField(
-        required=False, help_text="field (or bulk item index) → list of messages"
+        help_text="field (or bulk item index) → list of messages; {} when there are none"
     )
 
 
