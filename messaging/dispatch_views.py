@@ -15,8 +15,9 @@ from rest_framework.views import APIView
 
 from core_domain.message import Status
 from core_domain.values import format_duration
-from messaging import openapi_examples as examples
+from messaging import openapi
 from messaging.bootstrap import api_dispatcher, use_cases
+from messaging.openapi import COMMON_ERRORS, ERROR_HEADERS, errors
 from messaging.serializers import (
     CircuitActionSerializer,
     ProcessingResultSerializer,
@@ -25,7 +26,6 @@ from messaging.serializers import (
     SchedulerActionSerializer,
     SchedulerStatusSerializer,
 )
-from messaging.views import COMMON_ERRORS, ERROR_HEADERS, errors
 
 
 class ProcessQuerySerializer(QueryParametersSerializer):
@@ -37,12 +37,12 @@ class ProcessQuerySerializer(QueryParametersSerializer):
 class ProcessView(APIView):
     @extend_schema(
         summary="Deliver one batch now (regardless of the scheduler switch)",
-        description=examples.DESCRIPTIONS["process"],
-        examples=[examples.PROCESS_RESULT],
+        description=openapi.DESCRIPTIONS["process"],
+        examples=[openapi.PROCESS_RESULT],
         parameters=[ProcessQuerySerializer, *ERROR_HEADERS],
         request=None,
         responses={200: ProcessingResultSerializer, **errors(400, *COMMON_ERRORS)},
-        tags=["messaging"],
+        tags=["dispatching"],
     )
     def post(self, request: Request) -> Response:
         query = ProcessQuerySerializer(data=request.query_params)
@@ -67,11 +67,11 @@ class ProcessView(APIView):
 class ProcessingStatusView(APIView):
     @extend_schema(
         summary="Queue counts, today's results and dispatcher activity",
-        description=examples.DESCRIPTIONS["processing_status"],
-        examples=[examples.PROCESSING_STATUS],
+        description=openapi.DESCRIPTIONS["processing_status"],
+        examples=[openapi.PROCESSING_STATUS],
         parameters=ERROR_HEADERS,
         responses={200: ProcessingStatusSerializer, **errors(*COMMON_ERRORS)},
-        tags=["messaging"],
+        tags=["dispatching"],
     )
     def get(self, request: Request) -> Response:
         status = use_cases().dispatcher_status.execute()
@@ -90,29 +90,55 @@ class ProcessingStatusView(APIView):
         )
 
 
-class SchedulerSwitchView(APIView):
-    is_running = True
+_SWITCH = {
+    "description": openapi.DESCRIPTIONS["switch"],
+    "request": None,
+    "parameters": ERROR_HEADERS,
+    "responses": {200: SchedulerActionSerializer, **errors(409, *COMMON_ERRORS)},
+    "tags": ["scheduler"],
+}
 
-    @extend_schema(
-        summary="Switch dispatching on or off for every dispatcher process",
-        description=examples.DESCRIPTIONS["switch"],
-        examples=[examples.SCHEDULER_ACTION],
-        request=None,
-        parameters=ERROR_HEADERS,
-        responses={200: SchedulerActionSerializer, **errors(409, *COMMON_ERRORS)},
-        tags=["scheduler"],
-    )
+
+class SchedulerSwitchView(APIView):
+    """Flips the shared switch to `is_running`; each subclass says which and documents it."""
+
+    is_running: bool
+
     def post(self, request: Request) -> Response:
         use_cases().set_scheduler_state.execute(is_running=self.is_running)
         verb = "started" if self.is_running else "stopped"
         return Response({"message": f"Scheduler {verb} for every dispatcher", "status": verb})
 
 
+class SchedulerStartView(SchedulerSwitchView):
+    is_running = True
+
+    @extend_schema(
+        summary="Switch dispatching on for every dispatcher process",
+        examples=[openapi.SCHEDULER_STARTED],
+        **_SWITCH,
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+
+class SchedulerStopView(SchedulerSwitchView):
+    is_running = False
+
+    @extend_schema(
+        summary="Switch dispatching off for every dispatcher process",
+        examples=[openapi.SCHEDULER_STOPPED],
+        **_SWITCH,
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+
 class SchedulerStatusView(APIView):
     @extend_schema(
         summary="The shared switch, totals and every dispatcher's heartbeat",
-        description=examples.DESCRIPTIONS["scheduler_status"],
-        examples=[examples.SCHEDULER_STATUS],
+        description=openapi.DESCRIPTIONS["scheduler_status"],
+        examples=[openapi.SCHEDULER_STATUS],
         parameters=ERROR_HEADERS,
         responses={200: SchedulerStatusSerializer, **errors(*COMMON_ERRORS)},
         tags=["scheduler"],
@@ -161,8 +187,8 @@ class SchedulerStatusView(APIView):
 class CircuitCloseView(APIView):
     @extend_schema(
         summary="Close the webhook's circuit by hand",
-        description=examples.DESCRIPTIONS["circuit_close"],
-        examples=[examples.CIRCUIT_CLOSED],
+        description=openapi.DESCRIPTIONS["circuit_close"],
+        examples=[openapi.CIRCUIT_CLOSED],
         request=None,
         parameters=ERROR_HEADERS,
         responses={200: CircuitActionSerializer, **errors(409, *COMMON_ERRORS)},

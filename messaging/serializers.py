@@ -224,6 +224,10 @@ class ReadinessSerializer(serializers.Serializer):
     checks = serializers.DictField(child=serializers.CharField())
 
 
+class UnreadySerializer(ErrorSerializer, ReadinessSerializer):
+    """503 from readiness: the error body, `details` naming each failing check."""
+
+
 class ProcessingResultSerializer(serializers.Serializer):
     processedCount = serializers.IntegerField()  # noqa: N815
     successCount = serializers.IntegerField()  # noqa: N815
