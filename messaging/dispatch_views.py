@@ -8,30 +8,21 @@ import socket
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core_domain.message import Status
-from core_domain.values import format_duration
 from messaging import openapi
 from messaging.bootstrap import api_dispatcher, use_cases
-from messaging.openapi import COMMON_ERRORS, ERROR_HEADERS, errors
-from messaging.serializers import (
+from messaging.dispatch_serializers import (
     CircuitActionSerializer,
     ProcessingResultSerializer,
     ProcessingStatusSerializer,
-    QueryParametersSerializer,
+    ProcessQuerySerializer,
     SchedulerActionSerializer,
     SchedulerStatusSerializer,
 )
-
-
-class ProcessQuerySerializer(QueryParametersSerializer):
-    batch_size = serializers.IntegerField(
-        required=False, min_value=1, max_value=100, help_text="1-100, default the configured size"
-    )
+from messaging.openapi import COMMON_ERRORS, ERROR_HEADERS, errors
 
 
 class ProcessView(APIView):
@@ -53,15 +44,7 @@ class ProcessView(APIView):
             worker_id=f"api-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}",
             limit=batch_size,
         )
-        return Response(
-            {
-                "processedCount": report.processed,
-                "successCount": report.sent,
-                "failedCount": report.failed,
-                "retryScheduledCount": report.retried,
-                "errors": report.errors,
-            }
-        )
+        return Response(ProcessingResultSerializer(report).data)
 
 
 class ProcessingStatusView(APIView):
@@ -75,19 +58,7 @@ class ProcessingStatusView(APIView):
     )
     def get(self, request: Request) -> Response:
         status = use_cases().dispatcher_status.execute()
-        return Response(
-            {
-                "isProcessing": status.is_processing,
-                "lastProcessedAt": status.last_processed_at,
-                "pendingCount": status.counts[Status.PENDING],
-                "sendingCount": status.counts[Status.SENDING],
-                "sentCount": status.counts[Status.SENT],
-                "failedCount": status.counts[Status.FAILED],
-                "processedToday": status.processed_today,
-                "failedToday": status.failed_today,
-                "nextProcessingAt": status.next_processing_at,
-            }
-        )
+        return Response(ProcessingStatusSerializer(status).data)
 
 
 _SWITCH = {
@@ -107,7 +78,8 @@ class SchedulerSwitchView(APIView):
     def post(self, request: Request) -> Response:
         use_cases().set_scheduler_state.execute(is_running=self.is_running)
         verb = "started" if self.is_running else "stopped"
-        return Response({"message": f"Scheduler {verb} for every dispatcher", "status": verb})
+        answer = {"message": f"Scheduler {verb} for every dispatcher", "status": verb}
+        return Response(SchedulerActionSerializer(answer).data)
 
 
 class SchedulerStartView(SchedulerSwitchView):
@@ -145,43 +117,7 @@ class SchedulerStatusView(APIView):
     )
     def get(self, request: Request) -> Response:
         report = use_cases().scheduler_status.execute()
-        next_in = report.next_processing_in
-        return Response(
-            {
-                "isRunning": report.is_running,
-                "isCurrentlyProcessing": report.is_currently_processing,
-                "totalProcessed": report.total_processed,
-                "totalSuccessful": report.total_successful,
-                "totalFailed": report.total_failed,
-                "lastProcessingTime": report.last_processing_time,
-                "nextProcessingIn": format_duration(next_in) if next_in is not None else None,
-                "interval": format_duration(report.interval),
-                "batchSize": report.batch_size,
-                "workers": [
-                    {
-                        "id": w.id,
-                        "host": w.host,
-                        "pid": w.pid,
-                        "startedAt": w.started_at,
-                        "lastHeartbeat": w.last_heartbeat,
-                        "alive": alive,
-                        "processed": w.processed,
-                    }
-                    for w, alive in report.workers
-                ],
-                "circuit": {
-                    "state": report.gate.state.value,
-                    "reason": report.gate.reason,
-                    "since": report.gate.since,
-                    "nextProbeAt": report.gate.next_probe_at,
-                    "consecutiveFailures": report.gate.failures,
-                },
-                "rateLimit": {
-                    "limit": str(report.rate_limit) if report.rate_limit else None,
-                    "pausedUntil": report.gate.paused_until,
-                },
-            }
-        )
+        return Response(SchedulerStatusSerializer(report).data)
 
 
 class CircuitCloseView(APIView):
@@ -196,4 +132,5 @@ class CircuitCloseView(APIView):
     )
     def post(self, request: Request) -> Response:
         use_cases().close_circuit.execute()
-        return Response({"message": "Circuit closed: sending resumes", "status": "closed"})
+        answer = {"message": "Circuit closed: sending resumes", "status": "closed"}
+        return Response(CircuitActionSerializer(answer).data)

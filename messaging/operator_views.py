@@ -10,13 +10,13 @@ from rest_framework.views import APIView
 from core_domain.operator_changes import OperatorAction
 from messaging import openapi
 from messaging.bootstrap import use_cases
-from messaging.openapi import COMMON_ERRORS, ERROR_HEADERS, errors
-from messaging.serializers import (
+from messaging.dispatch_serializers import (
     CancelFilterSerializer,
     ChangeFilterSerializer,
     ChangeReportSerializer,
     RequeueFilterSerializer,
 )
+from messaging.openapi import COMMON_ERRORS, ERROR_HEADERS, errors
 
 _DOCUMENTED = {
     "description": openapi.DESCRIPTIONS["change"],

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from core_domain.errors import DomainValidationError
 from core_domain.use_cases.create_messages import NewMessage
+from core_domain.values import CONTENT_AS_SENT_MAX_LENGTH, PHONE_AS_SENT_MAX_LENGTH
 from messaging import metrics, openapi
 from messaging.bootstrap import use_cases
 from messaging.openapi import (
@@ -27,8 +28,6 @@ from messaging.openapi import (
     errors,
 )
 from messaging.serializers import (
-    CONTENT_GUARD_LENGTH,
-    PHONE_MAX_LENGTH,
     AttemptSerializer,
     MessageCreateSerializer,
     MessageListQuerySerializer,
@@ -61,7 +60,7 @@ def _well_formed_items(data: list[Any]) -> list[NewMessage] | None:
         phone, content = raw.get("phoneNumber"), raw.get("content")
         if not (isinstance(phone, str) and isinstance(content, str)):
             return None
-        if len(phone) > PHONE_MAX_LENGTH or len(content) > CONTENT_GUARD_LENGTH:
+        if len(phone) > PHONE_AS_SENT_MAX_LENGTH or len(content) > CONTENT_AS_SENT_MAX_LENGTH:
             return None
         items.append(NewMessage(phone_number=phone, content=content))
     return items
