@@ -225,6 +225,11 @@ SCHEDULER_STATUS = response(
 )  # fmt: skip
 HEALTH = response("Up", {"status": "ok", "uptime": "1:02:03", "version": "1.0.0"})
 READY = response("Ready", {"status": "ready", "checks": {"database": "ok", "redis": "ok"}})
+CREATE_EXAMPLE = OpenApiExample(
+    "SMS",
+    value={"phoneNumber": "+905551234567", "content": "Hello, this is a test message!"},
+    request_only=True,
+)
 BULK_EXAMPLE = OpenApiExample(
     "Two messages",
     value=[

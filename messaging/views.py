@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core_domain.errors import DomainValidationError
-from core_domain.use_cases.create_messages import NewMessage
+from core_domain.use_cases.create_messages import DEFAULT_MAX_BATCH, NewMessage
 from core_domain.values import CONTENT_AS_SENT_MAX_LENGTH, PHONE_AS_SENT_MAX_LENGTH
 from messaging import metrics, openapi
 from messaging.bootstrap import use_cases
@@ -98,11 +98,7 @@ class MessageViewSet(viewsets.ViewSet):
             **errors(400, 409, 413, 415, *COMMON_ERRORS),
         },
         examples=[
-            OpenApiExample(
-                "SMS",
-                value={"phoneNumber": "+905551234567", "content": "Hello, this is a test message!"},
-                request_only=True,
-            ),
+            openapi.CREATE_EXAMPLE,
             openapi.MESSAGE,
         ],
     )
@@ -166,7 +162,7 @@ class MessageViewSet(viewsets.ViewSet):
         return Response(MessageSerializer(message).data)
 
     @extend_schema(
-        summary="Create up to 1,000 messages at once (all or nothing)",
+        summary=f"Create up to {DEFAULT_MAX_BATCH:,} messages at once (all or nothing)",
         description=openapi.DESCRIPTIONS["bulk"],
         examples=[openapi.BULK_EXAMPLE],
         request={"application/json": BULK_REQUEST},
