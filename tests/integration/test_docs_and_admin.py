@@ -66,10 +66,7 @@ def test_health_and_metrics_are_in_the_document(anonymous) -> None:
     paths = anonymous.get("/swagger/doc.json").json()["paths"]
     assert paths["/health"]["get"]["tags"] == ["health"]
     assert set(paths["/health/ready"]["get"]["responses"]) == {"200", "503"}
-    metrics = paths["/metrics"]["get"]
-    assert metrics["tags"] == ["metrics"]
-    assert list(metrics["responses"]["200"]["content"]) == ["text/plain"]
-    assert "401" in metrics["responses"]
+    assert paths["/metrics"]["get"]["tags"] == ["metrics"]  # its content: test_metrics.py
 
 
 def test_static_files_are_served_by_whitenoise_with_debug_off(settings) -> None:
