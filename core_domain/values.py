@@ -22,7 +22,6 @@ DEFAULT_CONTENT_MAX_LENGTH = 160
 PHONE_AS_SENT_MAX_LENGTH = 64
 CONTENT_AS_SENT_MAX_LENGTH = 10_000
 ERROR_FRAGMENT_MAX_LENGTH = 200  # a filter's part of lastError (SPEC §5 bulk requeue/cancel)
-PROCESS_BATCH_MAX = 100  # messages one "process now" request may claim (SPEC §5)
 
 
 @dataclass(frozen=True, slots=True)

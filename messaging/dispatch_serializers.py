@@ -16,9 +16,9 @@ from core_domain.send_gate import CircuitState
 from core_domain.values import (
     ERROR_FRAGMENT_MAX_LENGTH,
     PHONE_AS_SENT_MAX_LENGTH,
-    PROCESS_BATCH_MAX,
     format_duration,
 )
+from messaging.bootstrap import API_BATCH_MAX
 from messaging.serializers import (
     PhoneNumberField,
     QueryParametersSerializer,
@@ -41,8 +41,8 @@ class ProcessQuerySerializer(QueryParametersSerializer):
     batch_size = serializers.IntegerField(
         required=False,
         min_value=1,
-        max_value=PROCESS_BATCH_MAX,
-        help_text=f"1-{PROCESS_BATCH_MAX}, default the configured size",
+        max_value=API_BATCH_MAX,  # what the API's dispatcher is built to claim at once
+        help_text=f"1-{API_BATCH_MAX}, default the configured size",
     )
 
 
