@@ -26,6 +26,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=dispatcher_project.settings \
+    HOST=0.0.0.0 \
     PORT=8080
 
 # A home directory, because gunicorn keeps its control socket under ~/.gunicorn.
@@ -55,6 +56,7 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8080'), timeout=4)"]
 
-# gunicorn.conf.py binds 0.0.0.0:${PORT:-8080} and sizes the workers from the CPUs it may use.
+# gunicorn.conf.py binds $HOST:$PORT (0.0.0.0:8080 here: every interface of the container) and
+# sizes the workers from the CPUs it may use.
 # Exec form: gunicorn receives SIGTERM (graceful stop) and SIGHUP (graceful reload) itself.
 CMD ["gunicorn", "--config", "/app/gunicorn.conf.py", "dispatcher_project.wsgi"]

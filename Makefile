@@ -35,8 +35,8 @@ migrate: $(VENV)/.runtime ## Apply database migrations
 test: $(VENV)/.dev ## Run the whole suite (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set)
 	$(PYTEST) -q
 
-test-unit: $(VENV)/.dev ## Domain unit tests against in-memory fakes
-	$(PYTEST) -q tests/unit
+test-unit: $(VENV)/.dev ## Domain unit tests against in-memory fakes (no Django, no services)
+	$(PY) -m pytest tests/unit -p no:django -q
 
 test-integration: $(VENV)/.dev ## Tests against the real PostgreSQL, Redis and HTTP
 	$(PYTEST) -q tests/integration
@@ -57,17 +57,17 @@ test-coverage: $(VENV)/.dev ## The suite with a coverage report
 	$(PYTEST) -q --cov=core_domain --cov=adapters --cov=messaging --cov=dispatcher_project --cov-report=term-missing
 
 soak: $(VENV)/.dev ## 100,000 messages, 3 dispatchers, flaky receiver, a SIGKILL every 30 s; then a long API fuzz
-	$(PY) -m tests.services $(PY) benchmarks/soak.py $(SOAK_ARGS)
+	$(PY) -m tests.services $(PY) -m benchmarks.soak $(SOAK_ARGS)
 	FUZZ_EXAMPLES=300 $(PYTEST) -q tests/integration/test_api_fuzz.py
 
 bench: $(VENV)/.bench ## Throughput vs a requests loop, Celery, procrastinate; claim, API, memory (10-20 min; BENCH_ARGS=--quick)
-	$(PY) -m tests.services $(PY) benchmarks/run.py $(BENCH_ARGS)
+	$(PY) -m tests.services $(PY) -m benchmarks.run $(BENCH_ARGS)
 
 bench-scale: $(VENV)/.dev ## Reads, claims and prune at 5M rows vs 10k (SCALE_ARGS="--rows 50000000 --keep", --quick)
-	$(PY) -m tests.services $(PY) benchmarks/scale.py $(SCALE_ARGS)
+	$(PY) -m tests.services $(PY) -m benchmarks.scale $(SCALE_ARGS)
 
 bench-steady: $(VENV)/.dev ## 200 msgs/s for 6 min, MESSAGE_RETENTION=1m: does the size stop growing? (STEADY_ARGS)
-	$(PY) -m tests.services $(PY) benchmarks/steady.py $(STEADY_ARGS)
+	$(PY) -m tests.services $(PY) -m benchmarks.scale.steady $(STEADY_ARGS)
 
 lint: $(VENV)/.dev ## ruff check, ruff format --check and the import-linter contracts
 	$(VENV)/bin/ruff check .

@@ -1,8 +1,9 @@
 """Gunicorn settings for production: `gunicorn -c gunicorn.conf.py dispatcher_project.wsgi`.
 
-Environment: PORT (8080), WEB_CONCURRENCY (worker processes; default 2 x usable CPUs + 1, at
-most 8), GUNICORN_THREADS (threads per worker, 4). SIGHUP reloads gracefully: new workers start,
-the old ones finish their requests (up to graceful_timeout) and exit. SIGTERM stops gracefully.
+Environment: HOST (127.0.0.1; the image sets 0.0.0.0), PORT (8080), WEB_CONCURRENCY (worker
+processes; default 2 x usable CPUs + 1, at most 8), GUNICORN_THREADS (threads per worker, 4).
+SIGHUP reloads gracefully: new workers start, the old ones finish their requests (up to
+graceful_timeout) and exit. SIGTERM stops gracefully.
 Gunicorn also reads ./gunicorn.conf.py by itself, but `make run` (run_stack) passes bind, workers,
 threads and timeouts on its command line, and those win over this file.
 """
@@ -43,7 +44,9 @@ def usable_cpus() -> int:
     return count
 
 
-bind = f"0.0.0.0:{_whole_number('PORT', default=8080, low=1, high=65535)}"
+_host = os.environ.get("HOST", "").strip() or "127.0.0.1"
+_port = _whole_number("PORT", default=8080, low=1, high=65535)
+bind = f"[{_host}]:{_port}" if ":" in _host else f"{_host}:{_port}"
 workers = _whole_number(
     "WEB_CONCURRENCY", default=min(usable_cpus() * 2 + 1, MAX_WORKERS), low=1, high=64
 )

@@ -1,4 +1,4 @@
-"""Clocks: PostgreSQL's, for everything that decides due-ness or liveness, and the host's."""
+"""PostgreSQL's clock, for everything that decides due-ness or liveness."""
 
 from __future__ import annotations
 
@@ -7,13 +7,6 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-
-
-class SystemClock:
-    """This host's clock; for tests and tools only (it may be off by minutes)."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 class DatabaseClock:

@@ -2,40 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-import psycopg
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Model, Q, QuerySet, Sum
 from django.db.models.functions import Now
 
 from adapters.database_errors import unavailable_as_domain_error
+from adapters.django_dispatch_statements import DispatchStatements
+from adapters.django_message_rows import ATTEMPT_FIELDS, column_values, driver_cursor, to_domain
 from core_domain.delivery import AttemptOutcome, DeliveryAttempt, Finalization
 from core_domain.errors import MessageNotFoundError
-from core_domain.message import CANCELLED_ERROR, EXPIRED_ERROR, Message, MessageId, Status
+from core_domain.message import CANCELLED_ERROR, Message, MessageId, Status
 from core_domain.operator_changes import BatchChange, OperatorAction, Selection
-from core_domain.outage import pause
 from core_domain.ports import MessageFilter, Page, StoredIdempotentMessage
 from core_domain.values import PageCursor
-
-logger = logging.getLogger(__name__)
-T = TypeVar("T")
-_FIELDS = tuple(f.name for f in dataclasses.fields(Message))
-_ATTEMPT_FIELDS = (
-    "attempt_number",
-    "started_at",
-    "duration_ms",
-    "status_code",
-    "outcome",
-    "error",
-    "response_excerpt",
-)
 
 
 class DjangoMessageRepository:
@@ -62,22 +45,13 @@ class DjangoMessageRepository:
         self._keys = idempotency_keys
         self._status_counts = status_counts
         self._daily_counts = daily_counts
-        self._gate_table = send_gate._meta.db_table
-        self._reconnect_delays = tuple(reconnect_delays)
-        self._prepare = prepare
-
-    def _surviving_reconnects(self, step: Callable[[], T], *, what: str) -> T:
-        """Run an idempotent write, again after each lost connection, until the delays run out."""
-        for delay in self._reconnect_delays:
-            try:
-                return step()
-            except (OperationalError, InterfaceError) as exc:
-                if connection.in_atomic_block:
-                    raise
-                logger.warning("%s: database unavailable (%s); retry in %ss", what, exc, delay)
-                connection.close()
-                pause(delay)
-        return unavailable_as_domain_error(step)
+        self._dispatch = DispatchStatements(
+            messages=messages,
+            attempts=attempts,
+            gate_table=send_gate._meta.db_table,
+            reconnect_delays=reconnect_delays,
+            prepare=prepare,
+        )
 
     # -- creating and reading -------------------------------------------------------------
 
@@ -92,7 +66,7 @@ class DjangoMessageRepository:
             with transaction.atomic():
                 if ttl is not None:  # an expired key matches nothing: this request takes it
                     self._keys.objects.filter(key=key, created_at__lt=Now() - ttl).delete()
-                row = self._messages.objects.create(**_values(message))
+                row = self._messages.objects.create(**column_values(message))
                 self._keys.objects.create(key=key, fingerprint=fingerprint, message=row)
             return StoredIdempotentMessage(message=message, fingerprint=fingerprint, is_new=True)
         except IntegrityError:
@@ -100,12 +74,12 @@ class DjangoMessageRepository:
             # primary key), so its row is visible now.
             stored = self._keys.objects.select_related("message").get(key=key)
             return StoredIdempotentMessage(
-                message=_to_domain(stored.message), fingerprint=stored.fingerprint, is_new=False
+                message=to_domain(stored.message), fingerprint=stored.fingerprint, is_new=False
             )
 
     def get(self, message_id: MessageId) -> Message:
         try:
-            return _to_domain(self._messages.objects.get(pk=message_id))
+            return to_domain(self._messages.objects.get(pk=message_id))
         except self._messages.DoesNotExist:
             raise MessageNotFoundError(message_id) from None
 
@@ -124,7 +98,7 @@ class DjangoMessageRepository:
                 | Q(created_at=before.created_at, id__lt=before.message_id)
             )
         page = [
-            _to_domain(r) for r in window.order_by("-created_at", "-id")[offset : offset + limit]
+            to_domain(r) for r in window.order_by("-created_at", "-id")[offset : offset + limit]
         ]
         last = page[-1] if len(page) == limit else None
         return Page(
@@ -175,7 +149,7 @@ class DjangoMessageRepository:
         """
 
         def write() -> BatchChange:
-            with _driver_cursor() as cursor:
+            with driver_cursor() as cursor:
                 cursor.execute(sql, params)
                 matched, changed, created_at, last_id = cursor.fetchone()
             more = matched == limit
@@ -191,7 +165,7 @@ class DjangoMessageRepository:
         return [
             DeliveryAttempt(
                 message_id=message_id,
-                **{f: getattr(r, f) for f in _ATTEMPT_FIELDS if f != "outcome"},
+                **{f: getattr(r, f) for f in ATTEMPT_FIELDS if f != "outcome"},
                 outcome=AttemptOutcome(r.outcome),
             )
             for r in rows
@@ -211,152 +185,29 @@ class DjangoMessageRepository:
         finished = {row["status"]: row["n"] for row in rows.order_by()}
         return finished.get(Status.SENT.value, 0), finished.get(Status.FAILED.value, 0)
 
-    # -- dispatching ----------------------------------------------------------------------
-    # Every time here is PostgreSQL's now(): a worker's own clock never decides who holds a
-    # message or when it is due. Writes of a claim's result are fenced by its claim token.
-    # Each step is one statement in autocommit (atomic by itself): no BEGIN/COMMIT round trips.
+    # -- dispatching (adapters/django_dispatch_statements.py) ------------------------------
 
     def claim_batch(
         self, *, worker_id: str, limit: int, lease: timedelta, is_probe: bool = False
     ) -> list[Message]:
-        table = self._messages._meta.db_table
-        # The status literals match the partial index `messages_claimable`, so the planner
-        # reads only claimable rows, in next_attempt_at order, however many are SENT. The
-        # gate is read once (an InitPlan): while the circuit is open or the receiver asked
-        # everyone to wait, nothing is claimed, whatever a dispatcher last knew. The token
-        # CTE is volatile, so it runs once: one token for this claim's rows.
-        sql = f"""
-            WITH due AS (
-                SELECT id FROM {table}
-                WHERE status IN ('PENDING', 'SENDING') AND next_attempt_at <= now()
-                    AND (expires_at IS NULL OR expires_at > now())
-                    AND (%(probe)s OR NOT EXISTS (
-                        SELECT 1 FROM {self._gate_table}
-                        WHERE circuit_state <> 'closed' OR paused_until > now()))
-                ORDER BY next_attempt_at
-                LIMIT %(limit)s
-                FOR UPDATE SKIP LOCKED
-            ), token AS (SELECT nextval('messages_claim_token_seq') AS value)
-            UPDATE {table} AS m
-            SET status = 'SENDING', locked_by = %(worker)s, claim_token = token.value,
-                lease_expires_at = now() + %(lease)s, next_attempt_at = now() + %(lease)s,
-                updated_at = now()
-            FROM due, token WHERE m.id = due.id
-            RETURNING {", ".join("m." + f for f in _FIELDS)}
-        """
-        params = {"limit": limit, "worker": worker_id, "lease": lease, "probe": is_probe}
-
-        def claim() -> list[Message]:
-            with _driver_cursor() as cursor:
-                cursor.execute(sql, params, binary=True, prepare=self._prepare)
-                return [_from_tuple(row) for row in cursor.fetchall()]
-
-        claimed = unavailable_as_domain_error(claim)
-        return sorted(claimed, key=lambda m: (m.created_at, str(m.id)))
+        return self._dispatch.claim_batch(
+            worker_id=worker_id, limit=limit, lease=lease, is_probe=is_probe
+        )
 
     def finalize(self, results: Sequence[Finalization]) -> dict[MessageId, datetime | None]:
-        if not results:
-            return {}
-        table = self._messages._meta.db_table
-        attempts_table = self._attempts._meta.db_table
-        # The batch travels as one JSON parameter: json.dumps and PostgreSQL's JSON parser are
-        # C code, while binding many typed arrays costs psycopg a Python call per element.
-        sql = f"""
-            WITH input AS (
-                SELECT * FROM json_to_recordset(%(rows)s::json) AS i(
-                    id uuid, claim_token bigint, status text, external_id text,
-                    retry_count int, attempt_count int, last_error text, retry_in_ms float8,
-                    started_ago_ms float8, duration_ms int, status_code int, outcome text,
-                    error text, response_excerpt text)
-            ), written AS (
-                UPDATE {table} AS m
-                SET status = i.status, external_id = i.external_id, retry_count = i.retry_count,
-                    attempt_count = i.attempt_count, last_error = i.last_error,
-                    next_attempt_at = CASE WHEN i.status = 'PENDING'
-                        THEN now() + i.retry_in_ms * interval '1 millisecond'
-                        ELSE m.next_attempt_at END,
-                    sent_at = CASE WHEN i.status = 'SENT' THEN now() ELSE m.sent_at END,
-                    updated_at = now(), lease_expires_at = NULL
-                FROM input AS i
-                WHERE m.id = i.id AND m.claim_token = i.claim_token AND m.status = 'SENDING'
-                RETURNING m.id, m.sent_at, m.attempt_count
-            ), recorded AS (
-                INSERT INTO {attempts_table} (message_id, attempt_number, started_at,
-                    duration_ms, status_code, outcome, error, response_excerpt)
-                SELECT i.id, w.attempt_count, now() - i.started_ago_ms * interval '1 millisecond',
-                    i.duration_ms, i.status_code, i.outcome, i.error, i.response_excerpt
-                FROM input AS i JOIN written AS w ON w.id = i.id
-            )
-            SELECT id, sent_at FROM written
-        """
-        params = {"rows": _finalize_rows(results)}
-
-        def write() -> dict[MessageId, datetime | None]:
-            with _driver_cursor() as cursor:
-                cursor.execute(sql, params, binary=True, prepare=self._prepare)
-                return {row[0]: row[1] for row in cursor.fetchall()}
-
-        # Safe to repeat: a second run finds the rows no longer SENDING and writes nothing.
-        return self._surviving_reconnects(write, what="finalize")
+        return self._dispatch.finalize(results)
 
     def release(self, messages: Sequence[Message]) -> int:
-        if not messages:
-            return 0
-        table = self._messages._meta.db_table
-        sql = f"""
-            UPDATE {table} AS m
-            SET status = 'PENDING', next_attempt_at = now(), lease_expires_at = NULL,
-                updated_at = now()
-            FROM unnest(%(ids)s::uuid[], %(tokens)s::bigint[]) AS r(id, claim_token)
-            WHERE m.id = r.id AND m.claim_token = r.claim_token AND m.status = 'SENDING'
-        """
-        params = {"ids": [m.id for m in messages], "tokens": [m.claim_token for m in messages]}
-
-        def write() -> int:
-            with _driver_cursor() as cursor:
-                cursor.execute(sql, params, prepare=self._prepare)
-                return cursor.rowcount
-
-        return self._surviving_reconnects(write, what="release")
+        return self._dispatch.release(messages)
 
     def expire_overdue(self, *, limit: int) -> int:
-        table = self._messages._meta.db_table
-        # Through the partial index `messages_expiring`; a leased row is left to its call.
-        sql = f"""
-            UPDATE {table} SET status = 'FAILED', last_error = %(reason)s, updated_at = now(),
-                lease_expires_at = NULL
-            WHERE id IN (
-                SELECT id FROM {table}
-                WHERE status IN ('PENDING', 'SENDING') AND expires_at <= now()
-                    AND next_attempt_at <= now()
-                ORDER BY expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
-        """
-        params = {"reason": EXPIRED_ERROR, "limit": limit}
-
-        def write() -> int:
-            with _driver_cursor() as cursor:
-                cursor.execute(sql, params, prepare=self._prepare)
-                return cursor.rowcount
-
-        return unavailable_as_domain_error(write)
+        return self._dispatch.expire_overdue(limit=limit)
 
     def next_due_in(self) -> timedelta | None:
-        table = self._messages._meta.db_table
-        sql = f"""
-            SELECT min(next_attempt_at) - now() FROM {table}
-            WHERE status IN ('PENDING', 'SENDING')
-        """
-
-        def read() -> timedelta | None:
-            with _driver_cursor() as cursor:
-                cursor.execute(sql)
-                wait = cursor.fetchone()[0]
-            return None if wait is None else max(wait, timedelta(0))
-
-        return unavailable_as_domain_error(read)
+        return self._dispatch.next_due_in()
 
     def _row(self, message: Message) -> Model:
-        return self._messages(**_values(message))
+        return self._messages(**column_values(message))
 
 
 # What each operator action writes (core_domain.operator_changes.OperatorAction).
@@ -384,62 +235,3 @@ def _selected(selection: Selection, *, after: PageCursor | None) -> tuple[str, d
         conditions.append("(created_at, id) < (%(after_at)s, %(after_id)s)")
         params.update(after_at=after.created_at, after_id=after.message_id)
     return "".join(f" AND {c}" for c in conditions), params
-
-
-@contextmanager
-def _driver_cursor() -> Iterator[Any]:
-    """psycopg's own cursor on Django's connection (inside Django's transaction).
-
-    A plain `psycopg.Cursor`, whatever cursor class Django configured (a client-side binding
-    one unless OPTIONS["server_side_binding"]): it binds parameters on the server, so a
-    batch's arrays travel as typed parameters instead of being quoted into the SQL text,
-    and psycopg prepares the statement once it has run a few times. Driver errors come out
-    as Django's (OperationalError, IntegrityError, ...).
-    """
-    with connection.wrap_database_errors:
-        connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
-            yield cursor
-
-
-def _values(message: Message) -> dict[str, Any]:
-    values = {f: getattr(message, f) for f in _FIELDS}
-    values["status"] = message.status.value
-    return values
-
-
-def _to_domain(row: Model) -> Message:
-    return _from_tuple(tuple(getattr(row, f) for f in _FIELDS))
-
-
-_STATUS_AT = _FIELDS.index("status")
-
-
-def _from_tuple(values: Sequence[Any]) -> Message:
-    """A row whose columns are in _FIELDS order (every SELECT and RETURNING here)."""
-    fields = list(values)
-    fields[_STATUS_AT] = Status(fields[_STATUS_AT])
-    return Message(*fields)
-
-
-def _finalize_rows(results: Sequence[Finalization]) -> str:
-    rows = [
-        {
-            "id": str(r.message_id),
-            "claim_token": r.claim_token,
-            "status": r.status.value,
-            "external_id": r.external_id,
-            "retry_count": r.retry_count,
-            "attempt_count": r.attempt_count,
-            "last_error": r.last_error,
-            "retry_in_ms": r.retry_in and r.retry_in.total_seconds() * 1000,
-            "started_ago_ms": r.started_ago.total_seconds() * 1000,
-            "duration_ms": r.duration_ms,
-            "status_code": r.status_code,
-            "outcome": r.outcome.value,
-            "error": r.error,
-            "response_excerpt": r.response_excerpt,
-        }
-        for r in results
-    ]
-    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))

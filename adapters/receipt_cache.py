@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from django.core.cache import caches
 
@@ -51,16 +50,6 @@ class DjangoRedisReceiptCache:
         except Exception as exc:
             first = next(iter(receipts))
             raise _cache_error(exc, message_id=first, doing="store", count=len(receipts)) from exc
-
-    def put(self, *, message_id: MessageId, sent_at: datetime) -> None:
-        self.put_many({message_id: sent_at})
-
-    def get(self, message_id: MessageId) -> dict[str, Any] | None:
-        """The cached receipt, or None (for tests and operators)."""
-        try:
-            return caches[self._alias].get(receipt_key(message_id))
-        except Exception as exc:
-            raise _cache_error(exc, message_id=message_id, doing="read") from exc
 
 
 def _cache_error(

@@ -111,17 +111,17 @@ class HttpWebhookSender:
 
     @classmethod
     def from_conf(cls, conf: dict[str, Any], *, version: str, pool_size: int) -> HttpWebhookSender:
-        """From `settings.DISPATCHER["webhook"]`: url, auth_token, timeout, signing_secret,
-        proxies, ca_bundle."""
+        """From `settings.DISPATCHER`: webhook_url, webhook_timeout, webhook_auth_token,
+        webhook_signing_secret, webhook_proxies, webhook_ca_bundle."""
         return cls(
-            url=conf["url"],
-            timeout=conf["timeout"],
-            auth_token=conf.get("auth_token") or "",
-            signing_secret=conf.get("signing_secret") or "",
+            url=conf["webhook_url"],
+            timeout=conf["webhook_timeout"],
+            auth_token=conf.get("webhook_auth_token") or "",
+            signing_secret=conf.get("webhook_signing_secret") or "",
             version=version,
             pool_size=pool_size,
-            proxies=conf.get("proxies") or {},
-            ca_bundle=conf.get("ca_bundle") or "",
+            proxies=conf.get("webhook_proxies") or {},
+            ca_bundle=conf.get("webhook_ca_bundle") or "",
         )
 
     def send(self, message: Message) -> DeliveryOutcome:

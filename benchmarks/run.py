@@ -1,7 +1,7 @@
 """`make bench`: the dispatcher's throughput, latency and memory against peers, as one table.
 
-Usage: python benchmarks/run.py [--quick] [--messages 20000] [--repeat 3] [--sections ...]
-       python benchmarks/run.py --sections tail,slow200   (the late-receiver sections alone)
+Usage: python -m benchmarks.run [--quick] [--messages 20000] [--repeat 3] [--sections ...]
+       python -m benchmarks.run --sections tail,slow200   (the late-receiver sections alone)
 Writes benchmarks/results/bench.json (every run, medians and targets); each process it starts
 logs to benchmarks/results/bench-logs/. Never asserts a time: targets are ratios, met or not.
 """
@@ -18,8 +18,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("drain", "peers", "slow", "tail", "slow200", "claim", "api", "memory")
+from benchmarks.reporting import report, table
+from benchmarks.sections import phases
+from benchmarks.sections.phases import SECTIONS
+from benchmarks.support import harness, procs
+from benchmarks.support.options import section_names
+from benchmarks.support.procs import ROOT
+
 QUICK = {"messages": 300, "repeat": 1, "api_seconds": 2.0, "claim_rows": (10_000, 50_000),
          "claim_samples": 10, "memory_messages": 1_000, "blast": 1.0,
          "tail_messages": 200, "tail_ms": 200.0, "slow200_messages": 200,
@@ -31,21 +36,13 @@ def _pair(text: str) -> tuple[int, int]:
     return small, large
 
 
-def _sections(text: str) -> tuple[str, ...]:
-    chosen = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = set(chosen) - set(SECTIONS)
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown sections {sorted(unknown)}; pick from {SECTIONS}"
-        )
-    return chosen
-
-
 def parser() -> argparse.ArgumentParser:
-    found = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    found = argparse.ArgumentParser(
+        prog="python -m benchmarks.run", description=__doc__.splitlines()[0]
+    )
     add = found.add_argument
     add("--quick", action="store_true", help="tiny N, 1 repetition, 2 s API phases (smoke test)")
-    add("--messages", type=int, default=20_000, help="N for sections 1-4")
+    add("--messages", type=int, default=20_000, help="N for drain, loops, peers, slow")
     add("--repeat", type=int, default=3, help="runs per figure (the table shows medians)")
     add("--concurrency", type=int, default=8, help="run_dispatcher --concurrency (fast receiver)")
     add("--batch-size", type=int, default=100)
@@ -65,9 +62,9 @@ def parser() -> argparse.ArgumentParser:
     add("--api-threads", type=int, default=4, help="GUNICORN_THREADS")
     add("--api-connections", type=int, default=16)
     add("--memory-messages", type=int, default=100_000, help="the large backlog (small: 1,000)")
-    add("--sections", type=_sections, default=SECTIONS, help=",".join(SECTIONS))
+    add("--sections", type=section_names(SECTIONS), default=SECTIONS, help=",".join(SECTIONS))
     add("--database", default="message_dispatcher_bench", help="scratch database name")
-    add("--json", type=Path, default=ROOT / "benchmarks" / "results" / "bench.json")
+    add("--json", type=Path, default=procs.RESULTS / "bench.json")
     return found
 
 
@@ -82,8 +79,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def environment(args: argparse.Namespace) -> dict[str, object]:
-    from benchmarks import harness
-
     git = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, text=True,
                          capture_output=True, timeout=30)  # fmt: skip
     return {
@@ -99,16 +94,13 @@ def environment(args: argparse.Namespace) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     os.environ["LOG_LEVEL"] = "warning"
-    from benchmarks import harness, phases, procs, report, table
-
     harness.setup_django(args.database)
     from django.conf import settings
 
     results: dict = {"meta": environment(args)}
     started = time.monotonic()
-    phases.run_all(args, results, token=settings.DISPATCHER["api_keys"][0])
+    phases.run_all(args, results, token=settings.DISPATCHER["api_key"][0])
     results["meta"]["seconds"] = round(time.monotonic() - started)
     results["meta"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["targets"] = report.targets(results)

@@ -4,417 +4,107 @@ from __future__ import annotations
 
 import os
 import urllib.request
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import yaml
 from django.core.exceptions import ImproperlyConfigured
 
-from adapters.webhook_signing import signing_key
-from core_domain.send_gate import RateLimit
-from core_domain.values import parse_duration
+from messaging.config_parsers import (
+    ADDRESS,
+    BATCH_SIZE,
+    BOOLEAN,
+    CONCURRENCY,
+    DURATION,
+    FAIL_RATE,
+    HTTP_URL,
+    PORT,
+    RATE,
+    SIGNING_SECRET,
+    TOKEN,
+    Parser,
+    choice,
+    duration_or_off,
+    key_list,
+    text,
+    whole_number,
+)
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One configuration value: its environment variable, its place in config.yaml, its form."""
+class Setting(NamedTuple):
+    """One configuration value: its environment variable, its place in config.yaml
+    ("section.key"), the parser of its form and its default."""
 
     env: str
-    path: tuple[str, str]
-    parse: Callable[[Any], Any]
-    expected: str
+    path: str
+    parse: Parser
     default: Any
-    help: str
-    shown: Callable[[Any], str | None] = repr  # how a bad value appears in the error (None: not)
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
+_WHOLE = "a whole number"
+_SECONDS = whole_number(0, 10**9, f"{_WHOLE} of seconds, 0 = off").or_empty()
+_ENVIRONMENT = choice("development", "staging", "production")
+_KEYS = key_list("one or more keys separated by commas")
+_HOSTS = key_list("host names separated by commas")
+_DATABASE = text("a URL like postgres://user:pass@host:5432/db")
+_REDIS = text("a URL like redis://host:6379/0")
+_RETRIES = whole_number(0, 100)
+_CIRCUIT = whole_number(0, 1_000_000, f"{_WHOLE}, 0 = no circuit breaker")
+_RETENTION = duration_or_off("a duration like 30d or 12h, or 0 to keep everything")
+_KEY_TTL = duration_or_off("a duration like 24h, or 0 to keep keys for ever")
+_PER_MINUTE = whole_number(0, 10_000_000, f"{_WHOLE}, 0 = off")
+_LEVEL = choice("debug", "info", "warning", "error")
+_LOG_FORMAT = choice("json", "console")
+_SECRET_KEY = text("a long random string")
+_ON_OR_EMPTY = BOOLEAN.or_empty()
+_SPAN_OR_EMPTY = DURATION.or_empty()
+_LENGTH = whole_number(1, 10_000)
+_LOCAL_HOSTS = "localhost,127.0.0.1,[::1]"
 
-
-def _boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = _text(value).lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off", ""}:
-        return False
-    raise ValueError(text)
-
-
-def _optional_whole_number(value: Any) -> int | None:
-    return None if _text(value) == "" else _int_between(0, 10**9)(value)
-
-
-def _optional_boolean(value: Any) -> bool | None:
-    return None if _text(value) == "" else _boolean(value)
-
-
-def _int_between(low: int, high: int) -> Callable[[Any], int]:
-    def parse(value: Any) -> int:
-        if isinstance(value, bool):
-            raise ValueError(value)
-        number = int(_text(value))
-        if not low <= number <= high:
-            raise ValueError(number)
-        return number
-
-    return parse
-
-
-def _duration(value: Any) -> Any:
-    span = parse_duration(_text(value))
-    if span.total_seconds() <= 0:
-        raise ValueError(value)
-    return span
-
-
-def _optional_duration(value: Any) -> Any:
-    return None if _text(value) == "" else _duration(value)
-
-
-def _duration_or_off(value: Any) -> Any:
-    """A duration, or 0 for none at all (kept for ever)."""
-    return None if _text(value) == "0" else _duration(value)
-
-
-def _rate(value: Any) -> RateLimit | None:
-    return RateLimit.parse(_text(value))
-
-
-def _key_list(value: Any) -> list[str]:
-    items = value if isinstance(value, list) else _text(value).split(",")
-    keys = [_text(item) for item in items if _text(item)]
-    if not keys:
-        raise ValueError(value)
-    return keys
-
-
-def _choice(*allowed: str) -> Callable[[Any], str]:
-    def parse(value: Any) -> str:
-        text = _text(value).lower()
-        if text not in allowed:
-            raise ValueError(text)
-        return text
-
-    return parse
-
-
-def _http_url(value: Any) -> str:
-    text = _text(value)
-    if not text:
-        return text
-    parts = urlsplit(text)  # raises ValueError for a malformed [IPv6] host
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or parts.port == 0:
-        raise ValueError("not an http(s) URL")
-    if not text.isprintable() or any(character.isspace() for character in text):
-        raise ValueError("spaces or control characters")
-    return text
-
-
-def _shown_url(value: Any) -> str | None:
-    """scheme://host[:port]/path of a URL: its userinfo and query may hold credentials."""
-    try:
-        parts = urlsplit(_text(value))
-    except ValueError:
-        return None
-    host = parts.netloc.rpartition("@")[2]
-    return repr(f"{parts.scheme}://{host}{parts.path}") if parts.scheme and host else None
-
-
-def _hidden(value: Any) -> None:
-    """A secret is never repeated, not even in part."""
-    return None
-
-
-def _token(value: Any) -> str:
-    text = _text(value)
-    if not (text.isascii() and text.isprintable()):
-        raise ValueError("not a printable ASCII token")
-    return text
-
-
-def _signing_secret(value: Any) -> str:
-    text = _text(value)
-    if text:
-        signing_key(text)  # raises ValueError
-    return text
-
-
-_DURATION = "a duration like 500ms, 30s, 2m or 1h"
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "API_KEY",
-        ("app", "api_key"),
-        _key_list,
-        "one or more keys separated by commas",
-        "test-api-key-123",
-        "Bearer keys accepted by /api/v1 (comma-separated for rotation)",
-    ),
-    Setting(
-        "PORT",
-        ("app", "port"),
-        _int_between(1, 65535),
-        "a port number 1-65535",
-        8080,
-        "HTTP port of `make run`",
-    ),
-    Setting(
-        "DJANGO_SECRET_KEY",
-        ("app", "secret_key"),
-        _text,
-        "a long random string",
-        "",
-        "Django secret key (required when DEBUG is off in production)",
-    ),
-    Setting(
-        "ENVIRONMENT",
-        ("app", "environment"),
-        _choice("development", "staging", "production"),
-        "development, staging or production",
-        "development",
-        "staging and production require a real secret key and turn on the secure defaults",
-    ),
-    Setting(
-        "HSTS_SECONDS",
-        ("app", "hsts_seconds"),
-        _optional_whole_number,
-        "a whole number of seconds, 0 = off",
-        "",
-        "Strict-Transport-Security max-age; empty = 1 year in production, off otherwise",
-    ),
-    Setting(
-        "SECURE_SSL_REDIRECT",
-        ("app", "ssl_redirect"),
-        _optional_boolean,
-        "true or false",
-        "",
-        "redirect http to https behind a proxy setting X-Forwarded-Proto; empty = on in production",
-    ),
-    Setting(
-        "DJANGO_DEBUG",
-        ("app", "debug"),
-        _boolean,
-        "true or false",
-        False,
-        "Django DEBUG; off unless asked for",
-    ),
-    Setting(
-        "ALLOWED_HOSTS",
-        ("app", "allowed_hosts"),
-        _key_list,
-        "host names separated by commas",
-        "localhost,127.0.0.1,[::1]",
-        "Django ALLOWED_HOSTS",
-    ),
-    Setting(
-        "CONTENT_MAX_LENGTH",
-        ("app", "content_max_length"),
-        _int_between(1, 10000),
-        "a whole number 1-10000",
-        160,
-        "maximum message length in characters",
-    ),
-    Setting(
-        "DATABASE_URL",
-        ("database", "url"),
-        _text,
-        "a URL like postgres://user:pass@host:5432/db",
-        "",
-        "PostgreSQL; empty = embedded PostgreSQL under .data/",
-    ),
-    Setting(
-        "REDIS_URL",
-        ("redis", "url"),
-        _text,
-        "a URL like redis://host:6379/0",
-        "",
-        "Redis for receipts and rate limits; empty = local-memory cache",
-    ),
-    Setting(
-        "RECEIPT_TTL",
-        ("redis", "receipt_ttl"),
-        _duration,
-        _DURATION,
-        "720h",
-        "how long delivery receipts stay in the cache",
-    ),
-    Setting(
-        "WEBHOOK_URL",
-        ("webhook", "url"),
-        _http_url,
-        "an http:// or https:// URL",
-        "",
-        "where messages are POSTed; empty = the bundled demo receiver under `make run`",
-        _shown_url,
-    ),
-    Setting(
-        "WEBHOOK_AUTH_TOKEN",
-        ("webhook", "auth_token"),
-        _token,
-        "a token of printable ASCII characters",
-        "",
-        "sent as `Authorization: Bearer` to the webhook when set",
-        _hidden,
-    ),
-    Setting(
-        "WEBHOOK_TIMEOUT",
-        ("webhook", "timeout"),
-        _duration,
-        _DURATION,
-        "30s",
-        "the longest one webhook call takes, connect to last byte",
-    ),
-    Setting(
-        "WEBHOOK_MAX_RETRIES",
-        ("webhook", "max_retries"),
-        _int_between(0, 100),
-        "a whole number 0-100",
-        3,
-        "retries after the first attempt before FAILED",
-    ),
-    Setting(
-        "WEBHOOK_BACKOFF_BASE",
-        ("webhook", "retry_backoff_base"),
-        _duration,
-        _DURATION,
-        "1s",
-        "delay before the first retry (doubles each retry)",
-    ),
-    Setting(
-        "WEBHOOK_BACKOFF_MAX",
-        ("webhook", "retry_backoff_max"),
-        _duration,
-        _DURATION,
-        "5m",
-        "longest delay between retries",
-    ),
-    Setting(
-        "WEBHOOK_SIGNING_SECRET",
-        ("webhook", "signing_secret"),
-        _signing_secret,
-        "whsec_<base64>",
-        "",
-        "Standard Webhooks signing secret; empty = unsigned",
-        _hidden,
-    ),
-    Setting(
-        "WEBHOOK_LEASE",
-        ("webhook", "lease"),
-        _optional_duration,
-        _DURATION,
-        "",
-        "how long a claim lasts; empty = 2 x timeout + 5s",
-    ),
-    Setting(
-        "WEBHOOK_RATE_LIMIT",
-        ("webhook", "rate_limit"),
-        _rate,
-        "a rate like 50/s or 3000/m, or 0 for no limit",
-        "0",
-        "the most sends for the whole fleet together (kept in PostgreSQL)",
-    ),
-    Setting(
-        "WEBHOOK_CIRCUIT_FAILURES",
-        ("webhook", "circuit_failures"),
-        _int_between(0, 1_000_000),
-        "a whole number, 0 = no circuit breaker",
-        10,
-        "retryable failures in a row (fleet-wide) that open the circuit; one 410 always does",
-    ),
-    Setting(
-        "WEBHOOK_CIRCUIT_COOLDOWN",
-        ("webhook", "circuit_cooldown"),
-        _duration,
-        _DURATION,
-        "30s",
-        "wait before the first probe of an open circuit (doubles while probes fail, up to 10m)",
-    ),
-    Setting(
-        "MESSAGE_RETENTION",
-        ("retention", "messages"),
-        _duration_or_off,
-        "a duration like 30d or 12h, or 0 to keep everything",
-        "30d",
-        "SENT and FAILED messages (and their attempts) last changed longer ago are removed",
-    ),
-    Setting(
-        "IDEMPOTENCY_KEY_TTL",
-        ("retention", "idempotency_keys"),
-        _duration_or_off,
-        "a duration like 24h, or 0 to keep keys for ever",
-        "24h",
-        "how long an Idempotency-Key matches; a repeat after that creates a new message",
-    ),
-    Setting(
-        "SCHEDULER_ENABLED",
-        ("scheduler", "enabled"),
-        _boolean,
-        "true or false",
-        True,
-        "initial state of the shared on/off switch (set when its row is first created)",
-    ),
-    Setting(
-        "SCHEDULER_INTERVAL",
-        ("scheduler", "interval"),
-        _duration,
-        _DURATION,
-        "2m",
-        "time between dispatcher ticks",
-    ),
-    Setting(
-        "SCHEDULER_BATCH_SIZE",
-        ("scheduler", "batch_size"),
-        _int_between(1, 1000),
-        "a whole number 1-1000",
-        2,
-        "messages claimed per batch",
-    ),
-    Setting(
-        "SCHEDULER_CONCURRENCY",
-        ("scheduler", "concurrency"),
-        _int_between(1, 512),
-        "a whole number 1-512",
-        8,
-        "concurrent webhook calls per dispatcher",
-    ),
-    Setting(
-        "RATE_LIMIT_PER_MINUTE",
-        ("rate_limiting", "requests_per_minute"),
-        _int_between(0, 10_000_000),
-        "a whole number, 0 = off",
-        600,
-        "requests per minute per API key (per address when anonymous)",
-    ),
-    Setting(
-        "LOG_LEVEL",
-        ("logging", "level"),
-        _choice("debug", "info", "warning", "error"),
-        "debug, info, warning or error",
-        "info",
-        "log level",
-    ),
-    Setting(
-        "LOG_FORMAT",
-        ("logging", "format"),
-        _choice("json", "console"),
-        "json or console",
-        "console",
-        "log line format",
-    ),
-    Setting(
-        "METRICS_PUBLIC",
-        ("metrics", "public"),
-        _boolean,
-        "true or false",
-        False,
-        "serve /metrics without the API key",
-    ),
+# The one list of settings; README "Configuration" says what each one means.
+# fmt: off
+_TABLE: tuple[tuple[str, str, Parser, Any], ...] = (
+    # environment variable     config.yaml                   parser          default
+    ("API_KEY",                  "app.api_key",                _KEYS,          "test-api-key-123"),
+    ("HOST",                     "app.host",                   ADDRESS,        "127.0.0.1"),
+    ("PORT",                     "app.port",                   PORT,           8080),
+    ("DJANGO_SECRET_KEY",        "app.secret_key",             _SECRET_KEY,    ""),
+    ("ENVIRONMENT",              "app.environment",            _ENVIRONMENT,   "development"),
+    ("HSTS_SECONDS",             "app.hsts_seconds",           _SECONDS,       ""),
+    ("SECURE_SSL_REDIRECT",      "app.ssl_redirect",           _ON_OR_EMPTY,   ""),
+    ("DJANGO_DEBUG",             "app.debug",                  BOOLEAN,        False),
+    ("ALLOWED_HOSTS",            "app.allowed_hosts",          _HOSTS,         _LOCAL_HOSTS),
+    ("CONTENT_MAX_LENGTH",       "app.content_max_length",     _LENGTH,        160),
+    ("DATABASE_URL",             "database.url",               _DATABASE,      ""),
+    ("REDIS_URL",                "redis.url",                  _REDIS,         ""),
+    ("RECEIPT_TTL",              "redis.receipt_ttl",          DURATION,       "720h"),
+    ("WEBHOOK_URL",              "webhook.url",                HTTP_URL,       ""),
+    ("WEBHOOK_AUTH_TOKEN",       "webhook.auth_token",         TOKEN,          ""),
+    ("WEBHOOK_TIMEOUT",          "webhook.timeout",            DURATION,       "30s"),
+    ("WEBHOOK_MAX_RETRIES",      "webhook.max_retries",        _RETRIES,       3),
+    ("WEBHOOK_BACKOFF_BASE",     "webhook.retry_backoff_base", DURATION,       "1s"),
+    ("WEBHOOK_BACKOFF_MAX",      "webhook.retry_backoff_max",  DURATION,       "5m"),
+    ("WEBHOOK_SIGNING_SECRET",   "webhook.signing_secret",     SIGNING_SECRET, ""),
+    ("WEBHOOK_LEASE",            "webhook.lease",              _SPAN_OR_EMPTY, ""),
+    ("WEBHOOK_RATE_LIMIT",       "webhook.rate_limit",         RATE,           "0"),
+    ("WEBHOOK_CIRCUIT_FAILURES", "webhook.circuit_failures",   _CIRCUIT,       10),
+    ("WEBHOOK_CIRCUIT_COOLDOWN", "webhook.circuit_cooldown",   DURATION,       "30s"),
+    ("MESSAGE_RETENTION",        "retention.messages",         _RETENTION,     "30d"),
+    ("IDEMPOTENCY_KEY_TTL",      "retention.idempotency_keys", _KEY_TTL,       "24h"),
+    ("SCHEDULER_ENABLED",        "scheduler.enabled",          BOOLEAN,        True),
+    ("SCHEDULER_INTERVAL",       "scheduler.interval",         DURATION,       "2m"),
+    ("SCHEDULER_BATCH_SIZE",     "scheduler.batch_size",       BATCH_SIZE,     2),
+    ("SCHEDULER_CONCURRENCY",    "scheduler.concurrency",      CONCURRENCY,    8),
+    ("RATE_LIMIT_PER_MINUTE",    "rate_limiting.requests_per_minute", _PER_MINUTE,    600),
+    ("LOG_LEVEL",                "logging.level",              _LEVEL,         "info"),
+    ("LOG_FORMAT",               "logging.format",             _LOG_FORMAT,    "console"),
+    ("METRICS_PUBLIC",           "metrics.public",             BOOLEAN,        False),
+    ("DEMO_FAIL_RATE",           "demo.fail_rate",             FAIL_RATE,      0),
 )
+# fmt: on
+SETTINGS = tuple(Setting(*row) for row in _TABLE)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -436,18 +126,16 @@ def load(base_dir: Path, environ_map: dict[str, str] | None = None) -> dict[str,
     document = _read_yaml(config_file) if config_file.exists() or "CONFIG_FILE" in source else {}
     values: dict[str, Any] = {}
     for setting in SETTINGS:
-        section, key = setting.path
+        section, key = setting.path.split(".")
         raw: Any = (document.get(section) or {}).get(key, setting.default)
-        origin = f"{section}.{key} in {config_file.name}"
+        origin = f"{setting.path} in {config_file.name}"
         if setting.env in source:
             raw, origin = source[setting.env], setting.env
         try:
             values[setting.env] = setting.parse(raw)
         except (ValueError, TypeError):
-            shown = setting.shown(raw)
-            got = "" if shown is None else f", got {shown}"
             raise ImproperlyConfigured(
-                f"{setting.env}: expected {setting.expected}{got} (from {origin})"
+                f"{setting.env}: {setting.parse.problem(raw)} (from {origin})"
             ) from None
     values["DATABASE_URL"] = values["DATABASE_URL"] or _composed_db_url(document)
     values["WEBHOOK_PROXIES"] = webhook_proxies(values["WEBHOOK_URL"], source)
@@ -487,7 +175,7 @@ def webhook_ca_bundle(environ_map: Mapping[str, str]) -> str:
     """REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE (a file or a directory), as requests reads them;
     "" for certifi's bundle."""
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        path = _text(environ_map.get(name))
+        path = (environ_map.get(name) or "").strip()
         if path and not Path(path).exists():
             raise ImproperlyConfigured(
                 f"{name}: expected a CA bundle file or directory, got {path!r} (not found)"

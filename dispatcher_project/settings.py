@@ -175,43 +175,13 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# What the application reads, each value under one name: its variable's, in lower case. Left
+# out: the two whose effective values are SECRET_KEY and DATABASES above.
+_DJANGO_OWN = {"DJANGO_SECRET_KEY", "DATABASE_URL"}
 DISPATCHER = {
     "version": VERSION,
-    "api_keys": CONF["API_KEY"],
-    "rate_limit_per_minute": CONF["RATE_LIMIT_PER_MINUTE"],
-    "content_max_length": CONF["CONTENT_MAX_LENGTH"],
-    "receipt_ttl": CONF["RECEIPT_TTL"],
-    "redis_configured": bool(CONF["REDIS_URL"]),
-    "metrics_public": CONF["METRICS_PUBLIC"],
-    "webhook": {
-        "url": CONF["WEBHOOK_URL"],
-        "auth_token": CONF["WEBHOOK_AUTH_TOKEN"],
-        "timeout": CONF["WEBHOOK_TIMEOUT"],
-        "signing_secret": CONF["WEBHOOK_SIGNING_SECRET"],
-        "proxies": CONF["WEBHOOK_PROXIES"],  # for the webhook URL, from *_proxy / no_proxy
-        "ca_bundle": CONF["WEBHOOK_CA_BUNDLE"],  # "" = certifi's
-    },
-    "retry": {
-        "max_retries": CONF["WEBHOOK_MAX_RETRIES"],
-        "backoff_base": CONF["WEBHOOK_BACKOFF_BASE"],
-        "backoff_max": CONF["WEBHOOK_BACKOFF_MAX"],
-    },
-    "lease": CONF["WEBHOOK_LEASE"] or 2 * CONF["WEBHOOK_TIMEOUT"] + timedelta(seconds=5),
-    "rate_limit": CONF["WEBHOOK_RATE_LIMIT"],
-    "circuit": {
-        "failures": CONF["WEBHOOK_CIRCUIT_FAILURES"],
-        "cooldown": CONF["WEBHOOK_CIRCUIT_COOLDOWN"],
-    },
-    "retention": {
-        "messages": CONF["MESSAGE_RETENTION"],
-        "idempotency_keys": CONF["IDEMPOTENCY_KEY_TTL"],
-    },
-    "scheduler": {
-        "enabled": CONF["SCHEDULER_ENABLED"],
-        "interval": CONF["SCHEDULER_INTERVAL"],
-        "batch_size": CONF["SCHEDULER_BATCH_SIZE"],
-        "concurrency": CONF["SCHEDULER_CONCURRENCY"],
-    },
+    **{name.lower(): value for name, value in CONF.items() if name not in _DJANGO_OWN},
+    "webhook_lease": CONF["WEBHOOK_LEASE"] or 2 * CONF["WEBHOOK_TIMEOUT"] + timedelta(seconds=5),
 }
 
 LOGGING = {

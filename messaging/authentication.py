@@ -36,7 +36,7 @@ def matching_key_id(token: str) -> str | None:
     """The id of the configured key equal to `token`; compares with every key in constant time."""
     given = token.encode()
     matched = None
-    for key in settings.DISPATCHER["api_keys"]:
+    for key in settings.DISPATCHER["api_key"]:
         if hmac.compare_digest(given, key.encode()):
             matched = key
     return hashlib.sha256(matched.encode()).hexdigest()[:12] if matched else None

@@ -25,23 +25,24 @@ from core_domain.outage import OUTAGE_DELAYS
 from core_domain.receipt_writer import ReceiptWriter
 from core_domain.retry import RetryPolicy
 from core_domain.send_gate import CircuitPolicy
-from core_domain.use_cases.change_messages import ChangeMessage, ChangeMessages
+from core_domain.use_cases.change_message import ChangeMessage
+from core_domain.use_cases.change_messages import ChangeMessages
+from core_domain.use_cases.close_circuit import CloseCircuit
 from core_domain.use_cases.create_message import CreateMessage
 from core_domain.use_cases.create_messages import CreateMessages
-from core_domain.use_cases.dashboard import GetDashboard
 from core_domain.use_cases.delivery_pipeline import BatchReport, DeliveryPipeline
 from core_domain.use_cases.dispatcher import Dispatcher
-from core_domain.use_cases.dispatcher_status import GetDispatcherStatus
-from core_domain.use_cases.get_message import GetAttempts, GetMessage
+from core_domain.use_cases.get_attempts import GetAttempts
+from core_domain.use_cases.get_dashboard import GetDashboard
+from core_domain.use_cases.get_dispatcher_status import GetDispatcherStatus
+from core_domain.use_cases.get_message import GetMessage
+from core_domain.use_cases.get_oldest_due_age import GetOldestDueAge
+from core_domain.use_cases.get_queue_depth import GetQueueDepth
+from core_domain.use_cases.get_scheduler_status import GetSchedulerStatus
+from core_domain.use_cases.get_send_gate import GetSendGate
 from core_domain.use_cases.list_messages import ListMessages
 from core_domain.use_cases.prune_expired import PruneExpired, Retention
-from core_domain.use_cases.queue_depth import GetQueueDepth
-from core_domain.use_cases.scheduler import (
-    CloseCircuit,
-    GetSchedulerStatus,
-    GetSendGate,
-    SetSchedulerState,
-)
+from core_domain.use_cases.set_scheduler_state import SetSchedulerState
 from messaging import metrics, models
 
 
@@ -60,6 +61,7 @@ class UseCases:
     send_gate: GetSendGate
     dashboard: GetDashboard
     queue_depth: GetQueueDepth
+    oldest_due_age: GetOldestDueAge
     scheduler_status: GetSchedulerStatus
     dispatcher_status: GetDispatcherStatus
 
@@ -84,9 +86,11 @@ def send_gate() -> DjangoSendGate:
     conf = settings.DISPATCHER
     return DjangoSendGate(
         state=models.SendGateState,
-        rate=conf["rate_limit"],
-        policy=CircuitPolicy(**conf["circuit"]),
-        probe_timeout=conf["lease"],  # a probe not back within its lease is given out again
+        rate=conf["webhook_rate_limit"],
+        policy=CircuitPolicy(
+            failures=conf["webhook_circuit_failures"], cooldown=conf["webhook_circuit_cooldown"]
+        ),
+        probe_timeout=conf["webhook_lease"],  # a probe not back within its lease is given out again
     )
 
 
@@ -94,7 +98,7 @@ def _control() -> DjangoSchedulerControl:
     return DjangoSchedulerControl(
         state=models.SchedulerState,
         workers=models.Worker,
-        initially_running=settings.DISPATCHER["scheduler"]["enabled"],
+        initially_running=settings.DISPATCHER["scheduler_enabled"],
     )
 
 
@@ -104,14 +108,17 @@ def use_cases() -> UseCases:
     conf = settings.DISPATCHER
     clock, repository, control = DatabaseClock(), message_repository(), _control()
     gate = send_gate()
+    stats = DjangoDeliveryStats(
+        minutes=models.DeliveryMinute, latencies=models.LatencyMinute, messages=models.Message
+    )
     max_length = conf["content_max_length"]
-    interval = conf["scheduler"]["interval"]
+    interval = conf["scheduler_interval"]
     return UseCases(
         create_message=CreateMessage(
             repository=repository,
             clock=clock,
             content_max_length=max_length,
-            key_ttl=conf["retention"]["idempotency_keys"],
+            key_ttl=conf["idempotency_key_ttl"],
         ),
         create_messages=CreateMessages(
             repository=repository, clock=clock, content_max_length=max_length
@@ -126,27 +133,24 @@ def use_cases() -> UseCases:
         close_circuit=CloseCircuit(gate=gate),
         send_gate=GetSendGate(gate=gate),
         dashboard=GetDashboard(
-            stats=DjangoDeliveryStats(
-                minutes=models.DeliveryMinute,
-                latencies=models.LatencyMinute,
-                messages=models.Message,
-            ),
+            stats=stats,
             repository=repository,
             gate=gate,
             control=control,
             clock=clock,
             interval=interval,
-            rate_limit=conf["rate_limit"],
+            rate_limit=conf["webhook_rate_limit"],
         ),  # fmt: skip
         queue_depth=GetQueueDepth(repository=repository),
+        oldest_due_age=GetOldestDueAge(stats=stats),
         scheduler_status=GetSchedulerStatus(
             control=control,
             repository=repository,
             gate=gate,
             clock=clock,
             interval=interval,
-            batch_size=conf["scheduler"]["batch_size"],
-            rate_limit=conf["rate_limit"],
+            batch_size=conf["scheduler_batch_size"],
+            rate_limit=conf["webhook_rate_limit"],
         ),
         dispatcher_status=GetDispatcherStatus(
             repository=repository, control=control, clock=clock, interval=interval
@@ -162,7 +166,7 @@ API_BATCH_MAX = 100  # POST /messaging/process?batch_size=1..100
 def api_dispatcher() -> Dispatcher:
     """The dispatcher `POST /messaging/process` runs its batches through: built once per
     process, with the configured concurrency and no wake-ups (it never waits for work)."""
-    concurrency = settings.DISPATCHER["scheduler"]["concurrency"]
+    concurrency = settings.DISPATCHER["scheduler_concurrency"]
     key = (concurrency, API_BATCH_MAX)
     with _dispatchers_lock:
         if key not in _dispatchers:
@@ -191,9 +195,7 @@ def build_dispatcher(
 ) -> Dispatcher:
     """A Dispatcher on the real adapters; the caller closes it."""
     conf = settings.DISPATCHER
-    sender = HttpWebhookSender.from_conf(
-        conf["webhook"], version=conf["version"], pool_size=concurrency
-    )
+    sender = HttpWebhookSender.from_conf(conf, version=conf["version"], pool_size=concurrency)
     # A dispatcher has a session of its own and keeps its statements prepared; the API's
     # dispatcher may sit behind a transaction-mode pooler.
     repository = message_repository(reconnect_delays=OUTAGE_DELAYS, prepare=wakeups)
@@ -202,8 +204,12 @@ def build_dispatcher(
         repository=repository,
         sender=sender,
         receipts=receipts,
-        policy=RetryPolicy(**conf["retry"]),
-        lease=conf["lease"],
+        policy=RetryPolicy(
+            max_retries=conf["webhook_max_retries"],
+            backoff_base=conf["webhook_backoff_base"],
+            backoff_max=conf["webhook_backoff_max"],
+        ),
+        lease=conf["webhook_lease"],
         concurrency=concurrency,
     )
     return Dispatcher(
@@ -220,7 +226,7 @@ def build_dispatcher(
 
 def prune_expired() -> PruneExpired:
     """Retention as configured (MESSAGE_RETENTION, IDEMPOTENCY_KEY_TTL)."""
-    retention = settings.DISPATCHER["retention"]
+    conf = settings.DISPATCHER
     store = DjangoRetentionStore(
         messages=models.Message, attempts=models.DeliveryAttempt,
         idempotency_keys=models.IdempotencyKey,
@@ -230,7 +236,7 @@ def prune_expired() -> PruneExpired:
         store=store,
         control=_control(),
         retention=Retention(
-            messages=retention["messages"], idempotency_keys=retention["idempotency_keys"]
+            messages=conf["message_retention"], idempotency_keys=conf["idempotency_key_ttl"]
         ),
     )
 

@@ -8,7 +8,7 @@ import pygal
 from pygal.style import Style
 
 from core_domain.message import Status
-from core_domain.use_cases.dashboard import Dashboard, Latency
+from core_domain.use_cases.get_dashboard import Dashboard, Latency
 
 STYLE = Style(
     background="transparent",

@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views import View
 
-from core_domain.use_cases.dashboard import Dashboard
+from core_domain.use_cases.get_dashboard import Dashboard
 from messaging import dashboard_charts as charts
 from messaging.bootstrap import use_cases
 

@@ -38,8 +38,8 @@ class ProcessView(APIView):
     def post(self, request: Request) -> Response:
         query = ProcessQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        conf = settings.DISPATCHER["scheduler"]
-        batch_size = query.validated_data.get("batch_size", conf["batch_size"])
+        default = settings.DISPATCHER["scheduler_batch_size"]
+        batch_size = query.validated_data.get("batch_size", default)
         report = api_dispatcher().process(
             worker_id=f"api-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}",
             limit=batch_size,

@@ -72,7 +72,7 @@ class ReadinessView(APIView):
     )
     def get(self, request: Request) -> Response:
         checks = {"database": _database_ok()}
-        if settings.DISPATCHER["redis_configured"]:
+        if settings.DISPATCHER["redis_url"]:
             checks["redis"] = _cache_ok()
         failing = [name for name, state in checks.items() if state != "ok"]
         if failing:

@@ -6,19 +6,18 @@ its counters to files in that directory and a scrape aggregates all of them. `ma
 for the API and the dispatcher, so any gunicorn worker's /metrics includes the dispatcher's
 counters. Without it, each process keeps its own counters in memory (the default registry).
 
-The queue, worker and scheduler gauges are computed from PostgreSQL by `DatabaseCollector` at
-scrape time, so they are the same whichever process answers.
+The queue, worker and scheduler gauges are read at scrape time by `DatabaseCollector`, through
+the use cases behind /messaging/status and /scheduler/status, so they are the same whichever
+process answers.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import Error as DatabaseError
 from django.utils import timezone
 from prometheus_client import (
@@ -31,15 +30,13 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from adapters.django_scheduler import SWITCH_ID
 from core_domain.delivery import AttemptOutcome
 from core_domain.errors import StorageUnavailableError
 from core_domain.message import Status
 from core_domain.ports import WorkerStatus
 from core_domain.send_gate import Gate
 from core_domain.use_cases.delivery_pipeline import BatchReport
-from core_domain.use_cases.scheduler import is_alive
-from messaging import models
+from core_domain.use_cases.get_scheduler_status import SchedulerReport
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +44,6 @@ PREFIX = "message_dispatcher_"
 # Read once, like prometheus-client itself: a variable set after import would not switch its
 # value store to files, and aggregating files then would hide this process's own counters.
 MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
-_WORKER_FIELDS = tuple(f.name for f in dataclasses.fields(WorkerStatus))
 
 MESSAGES_CREATED = Counter(f"{PREFIX}messages_created", "Messages accepted through the API")
 DELIVERIES = Counter(
@@ -101,26 +97,32 @@ def record_batch(report: BatchReport) -> None:
 
 
 class DatabaseCollector:
-    """Gauges read from PostgreSQL at scrape time: kept counts and three small indexed queries.
+    """Gauges read from PostgreSQL at scrape time: kept counts and small indexed reads.
 
     A database error never fails the scrape: these gauges are left out and the error is logged.
     """
 
     def __init__(
-        self, queue_depth: Callable[[], dict[Status, int]], gate: Callable[[], Gate]
+        self,
+        *,
+        queue_depth: Callable[[], dict[Status, int]],
+        scheduler_status: Callable[[], SchedulerReport],
+        oldest_due_age: Callable[[], timedelta | None],
     ) -> None:
         self._queue_depth = queue_depth
-        self._gate = gate
+        self._scheduler_status = scheduler_status
+        self._oldest_due_age = oldest_due_age
 
     def collect(self) -> Iterator[Metric]:
         now = timezone.now()
         try:
+            scheduler = self._scheduler_status()
             families = [
                 _queue_depth(self._queue_depth()),
-                *_gate_gauges(self._gate(), now),
-                _oldest_due_age(now),
-                *_worker_gauges(now),
-                _scheduler_running(),
+                *_gate_gauges(scheduler.gate, now),
+                _oldest_due_age(self._oldest_due_age()),
+                *_worker_gauges(scheduler.workers, now),
+                _scheduler_running(scheduler.is_running),
             ]
         except (DatabaseError, StorageUnavailableError) as exc:
             logger.warning("Metrics: database gauges skipped, the query failed: %s", exc)
@@ -158,43 +160,33 @@ def _gate_gauges(gate: Gate, now: datetime) -> list[GaugeMetricFamily]:
     return [circuit, failures, pause]
 
 
-def _oldest_due_age(now: datetime) -> GaugeMetricFamily:
-    oldest = (
-        models.Message.objects.filter(status=Status.PENDING.value, next_attempt_at__lte=now)
-        .order_by("next_attempt_at")
-        .values_list("next_attempt_at", flat=True)
-        .first()
-    )
+def _oldest_due_age(age: timedelta | None) -> GaugeMetricFamily:
     return GaugeMetricFamily(
         f"{PREFIX}oldest_due_message_age_seconds",
         "How long the oldest due PENDING message has been waiting (0 when none is due)",
-        value=(now - oldest).total_seconds() if oldest else 0.0,
+        value=age.total_seconds() if age else 0.0,
     )
 
 
-def _worker_gauges(now: datetime) -> list[GaugeMetricFamily]:
-    workers = [WorkerStatus(**row) for row in models.Worker.objects.values(*_WORKER_FIELDS)]
-    interval = settings.DISPATCHER["scheduler"]["interval"]
+def _worker_gauges(
+    workers: list[tuple[WorkerStatus, bool]], now: datetime
+) -> list[GaugeMetricFamily]:
     heartbeat = GaugeMetricFamily(
         f"{PREFIX}worker_heartbeat_age_seconds",
         "Seconds since each dispatcher's last heartbeat",
         labels=["worker"],
     )
-    for worker in workers:
+    for worker, _ in workers:
         heartbeat.add_metric([worker.id], (now - worker.last_heartbeat).total_seconds())
     alive = GaugeMetricFamily(
         f"{PREFIX}workers_alive",
         "Dispatchers whose heartbeat is within max(3 x interval, 30s)",
-        value=sum(is_alive(worker, now=now, interval=interval) for worker in workers),
+        value=sum(is_alive for _, is_alive in workers),
     )
     return [heartbeat, alive]
 
 
-def _scheduler_running() -> GaugeMetricFamily:
-    switch = models.SchedulerState.objects.filter(id=SWITCH_ID).values_list("is_running", flat=True)
-    is_running = switch.first()
-    if is_running is None:  # no row yet: the first dispatcher will create it with this value
-        is_running = settings.DISPATCHER["scheduler"]["enabled"]
+def _scheduler_running(is_running: bool) -> GaugeMetricFamily:
     return GaugeMetricFamily(
         f"{PREFIX}scheduler_running",
         "The shared scheduler switch: 1 running, 0 stopped",
@@ -202,12 +194,23 @@ def _scheduler_running() -> GaugeMetricFamily:
     )
 
 
-def scrape(*, queue_depth: Callable[[], dict[Status, int]], gate: Callable[[], Gate]) -> bytes:
+def scrape(
+    *,
+    queue_depth: Callable[[], dict[Status, int]],
+    scheduler_status: Callable[[], SchedulerReport],
+    oldest_due_age: Callable[[], timedelta | None],
+) -> bytes:
     """The text exposition of every metric: this process's or all processes', plus the gauges."""
     registry = CollectorRegistry()
     if MULTIPROCESS_DIR:
         multiprocess.MultiProcessCollector(registry, path=MULTIPROCESS_DIR)
     else:
         registry.register(REGISTRY)
-    registry.register(DatabaseCollector(queue_depth, gate))
+    registry.register(
+        DatabaseCollector(
+            queue_depth=queue_depth,
+            scheduler_status=scheduler_status,
+            oldest_due_age=oldest_due_age,
+        )
+    )
     return generate_latest(registry)

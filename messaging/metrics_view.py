@@ -33,7 +33,9 @@ class MetricsView(View):
         if refusal is not None:
             return refusal
         scraped = metrics.scrape(
-            queue_depth=use_cases().queue_depth.execute, gate=use_cases().send_gate.execute
+            queue_depth=use_cases().queue_depth.execute,
+            scheduler_status=use_cases().scheduler_status.execute,
+            oldest_due_age=use_cases().oldest_due_age.execute,
         )
         response = HttpResponse(scraped, content_type=CONTENT_TYPE_LATEST)
         response["Cache-Control"] = "no-store"

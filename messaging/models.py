@@ -115,14 +115,24 @@ class DeliveryAttempt(models.Model):
         return f"attempt {self.attempt_number} of {self.message_id}: {self.outcome}"
 
 
-class StatusCount(models.Model):
-    """Messages per status, kept exact by the triggers on `messages` in the transaction that
-    changes a status. A status has up to 16 rows (slots, by server process), so concurrent
-    writers rarely wait for one another; a count is the sum of its slots."""
+class SlottedCount(models.Model):
+    """A counter kept by triggers in up to 16 rows (slots, by server process) per key, so
+    concurrent writers rarely wait for one another; the value is the sum of the slots. The
+    key columns are the subclass's; the unique constraint on key + slot is what the
+    triggers' upserts land on."""
 
-    status = models.CharField(max_length=8)
     slot = models.SmallIntegerField()
     count = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class StatusCount(SlottedCount):
+    """Messages per status, kept exact by the triggers on `messages` in the transaction that
+    changes a status."""
+
+    status = models.CharField(max_length=8)
 
     class Meta:
         db_table = "message_status_counts"
@@ -131,13 +141,11 @@ class StatusCount(models.Model):
         ]
 
 
-class DailyCount(models.Model):
+class DailyCount(SlottedCount):
     """Messages that became SENT or FAILED on a day (UTC), kept like StatusCount."""
 
     day = models.DateField()
     status = models.CharField(max_length=8)
-    slot = models.SmallIntegerField()
-    count = models.BigIntegerField(default=0)
 
     class Meta:
         db_table = "message_daily_counts"
@@ -148,14 +156,12 @@ class DailyCount(models.Model):
         ]
 
 
-class DeliveryMinute(models.Model):
+class DeliveryMinute(SlottedCount):
     """Attempts written in one minute, by outcome (delivered, retry_scheduled, failed), kept
     by a trigger on delivery_attempts; what the dashboard charts without reading attempts."""
 
     minute = models.DateTimeField()
     outcome = models.CharField(max_length=16)
-    slot = models.SmallIntegerField()
-    count = models.BigIntegerField(default=0)
 
     class Meta:
         db_table = "delivery_minutes"
@@ -166,15 +172,13 @@ class DeliveryMinute(models.Model):
         ]
 
 
-class LatencyMinute(models.Model):
+class LatencyMinute(SlottedCount):
     """A histogram per minute of delivery latency (created to SENT, kind `delivery`) and of
     webhook calls (kind `call`): bucket b counts the times in [2^(b/2), 2^((b+1)/2)) ms."""
 
     minute = models.DateTimeField()
     kind = models.CharField(max_length=8)
     bucket = models.SmallIntegerField()
-    slot = models.SmallIntegerField()
-    count = models.BigIntegerField(default=0)
 
     class Meta:
         db_table = "latency_minutes"

@@ -14,10 +14,6 @@ _current: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", def
 _ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
-def current_request_id() -> str:
-    return _current.get()
-
-
 class RequestIdMiddleware:
     """Uses a well-formed incoming X-Request-ID, or a new UUID, and returns it in the response."""
 

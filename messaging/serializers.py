@@ -138,7 +138,6 @@ class MessageSerializer(serializers.Serializer):
     def to_representation(self, message: Message) -> dict[str, Any]:
         """Written out directly: the same JSON as the fields above, at a fraction of the cost
         of DRF's field-by-field path (it matters for pages and bulk answers)."""
-        is_final = message.status in (Status.SENT, Status.FAILED)  # nothing more is attempted
         return {
             "id": str(message.id),
             "phoneNumber": message.phone_number,
@@ -150,7 +149,7 @@ class MessageSerializer(serializers.Serializer):
             "createdAt": _iso(message.created_at),
             "updatedAt": _iso(message.updated_at),
             "sentAt": _iso(message.sent_at),
-            "nextAttemptAt": None if is_final else _iso(message.next_attempt_at),
+            "nextAttemptAt": _iso(message.next_attempt),
             "sendAt": _iso(message.send_at),
             "expiresAt": _iso(message.expires_at),
         }

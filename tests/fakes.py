@@ -244,7 +244,6 @@ class ScriptedWebhookSender:
     def __init__(self, *outcomes: DeliveryOutcome) -> None:
         self.script = list(outcomes)
         self.sent: list[Message] = []
-        self.is_closed = False
         self._lock = threading.Lock()
 
     def send(self, message: Message) -> DeliveryOutcome:
@@ -253,7 +252,7 @@ class ScriptedWebhookSender:
             return self.script.pop(0) if len(self.script) > 1 else self.script[0]
 
     def close(self) -> None:
-        self.is_closed = True
+        pass  # nothing held open
 
 
 class RecordingReceiptCache:
@@ -273,7 +272,6 @@ class InMemorySchedulerControl:
     def __init__(self, *, is_running: bool = True, clock: FixedClock | None = None) -> None:
         self.running = is_running
         self.clock = clock or FixedClock()
-        self.beats: list[WorkerBeat] = []
         self.rows: dict[str, WorkerStatus] = {}
 
     def is_running(self) -> bool:
@@ -285,7 +283,6 @@ class InMemorySchedulerControl:
 
     def heartbeat(self, beat: WorkerBeat) -> None:
         now = self.clock.now()
-        self.beats.append(beat)
         before = self.rows.get(beat.id)
         processed_at = before.last_processed_at if before else None
         if beat.processed > (before.processed if before else 0):
@@ -453,7 +450,6 @@ class InMemorySendGate:
         self.policy = policy
         self.probe_timeout = probe_timeout
         self.gate = Gate(tokens=1.0, refilled_at=clock.now())
-        self.recorded: list[DeliveryOutcome] = []
         self._lock = threading.Lock()
 
     def holds_back(self, now: datetime) -> bool:
@@ -475,7 +471,6 @@ class InMemorySendGate:
 
     def record(self, outcomes: Sequence[DeliveryOutcome]) -> None:
         with self._lock:
-            self.recorded += outcomes
             pauses = [p for p in map(send_gate.throttled_for, outcomes) if p is not None]
             self.gate = send_gate.record(
                 self.gate, verdicts=[send_gate.Verdict.of(o) for o in outcomes],

@@ -1,8 +1,7 @@
-"""Look up one message, or its delivery attempts."""
+"""Look up one message."""
 
 from __future__ import annotations
 
-from core_domain.delivery import DeliveryAttempt
 from core_domain.message import Message, MessageId
 from core_domain.ports import MessageRepository
 
@@ -15,13 +14,3 @@ class GetMessage:
 
     def execute(self, *, message_id: MessageId) -> Message:
         return self._repository.get(message_id)
-
-
-class GetAttempts:
-    """Return a message's delivery attempts, oldest first; raises MessageNotFoundError."""
-
-    def __init__(self, *, repository: MessageRepository) -> None:
-        self._repository = repository
-
-    def execute(self, *, message_id: MessageId) -> list[DeliveryAttempt]:
-        return self._repository.attempts(message_id)

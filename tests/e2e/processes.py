@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import requests
@@ -18,19 +18,24 @@ from django.db import connection
 
 from tests.integration.receivers import closed_port
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
 # Debian's faketime package, under the machine's multiarch directory.
 LIBFAKETIME = next(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"), None)
 
 
-def require_libfaketime() -> Path:
-    """libfaketime, or fail (in CI, which installs it) or skip (elsewhere) the test."""
-    if LIBFAKETIME is None:
-        message = "libfaketime is missing: apt-get install faketime (.ci/run installs it)"
+def require_debian_package(found: T | None, *, what: str, package: str) -> T:
+    """`found`, or fail (in CI, which installs `package`) or skip (elsewhere) the test."""
+    if found is None:
+        message = f"{what} is missing: apt-get install {package} (.ci/run installs it)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    return LIBFAKETIME
+    return found
+
+
+def require_libfaketime() -> Path:
+    return require_debian_package(LIBFAKETIME, what="libfaketime", package="faketime")
 
 
 def skewed(env: dict[str, str], offset: str) -> dict[str, str]:

@@ -31,7 +31,7 @@ def _errors(found: object, path: str = "") -> list[str]:
 def test_the_quick_benchmark_fills_every_section(tmp_path: Path) -> None:
     output = tmp_path / "bench.json"
     result = subprocess.run(
-        [sys.executable, "benchmarks/run.py", "--quick", "--receiver", "python",
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--receiver", "python",
          "--loadgen", "python", "--database", "message_dispatcher_bench_smoke",
          "--json", str(output)],
         cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=240,

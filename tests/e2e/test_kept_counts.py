@@ -62,8 +62,8 @@ def test_kept_counts_equal_count_star_through_a_busy_life(
     )[0]
     use_cases().cancel_message.execute(message_id=cancelled.id)
     assert_counts_agree()
-    retention = {"messages": timedelta(microseconds=1), "idempotency_keys": None}
-    settings.DISPATCHER = {**settings.DISPATCHER, "retention": retention}
+    retention = {"message_retention": timedelta(microseconds=1), "idempotency_key_ttl": None}
+    settings.DISPATCHER = {**settings.DISPATCHER, **retention}
     removed = prune_expired().execute().messages
     counted = assert_counts_agree()
     assert removed >= 300 and counted == {"PENDING": 1}  # the requeued one is all that is left

@@ -20,7 +20,14 @@ import requests
 from django.db import connection
 
 from messaging import models
-from tests.e2e.processes import Process, dispatcher_env, gunicorn, is_healthy, wait_until
+from tests.e2e.processes import (
+    Process,
+    dispatcher_env,
+    gunicorn,
+    is_healthy,
+    require_debian_package,
+    wait_until,
+)
 from tests.integration.receivers import closed_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,12 +35,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def pgbouncer_binary() -> str:
     found = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
-    if found is None:
-        message = "pgbouncer is missing: apt-get install pgbouncer (.ci/run installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
+    return require_debian_package(found, what="pgbouncer", package="pgbouncer")
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from tests.e2e.processes import ROOT
 def test_the_quick_scale_benchmark_runs_every_section(tmp_path: Path) -> None:
     output = tmp_path / "scale.json"
     result = subprocess.run(
-        [sys.executable, "benchmarks/scale.py", "--quick", "--receiver", "python",
+        [sys.executable, "-m", "benchmarks.scale", "--quick", "--receiver", "python",
          "--database", "message_dispatcher_scale_smoke", "--json", str(output), "--drop"],
         cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=240,
     )  # fmt: skip

@@ -7,8 +7,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.cache import caches
 
-from adapters.receipt_cache import DjangoRedisReceiptCache
+from adapters.receipt_cache import receipt_key
 from messaging import models
 from tests.e2e.processes import ROOT, dispatcher_env, dispatchers, wait_until
 from tests.integration.receivers import closed_port
@@ -83,9 +84,8 @@ def test_receipts_appear_in_redis_when_it_is_up(receiver, seed, tmp_path) -> Non
     env = dispatcher_env(webhook_url=receiver.url)
     with dispatchers(1, "--once", "--drain", env=env, logs=tmp_path) as (dispatcher,):
         assert dispatcher.popen.wait(timeout=60) == 0, dispatcher.output
-    receipts = DjangoRedisReceiptCache(ttl=timedelta(days=1))
     for message in messages:
-        stored = receipts.get(message.id)
+        stored = caches["default"].get(receipt_key(message.id))
         assert stored is not None and stored["messageId"] == str(message.id)
 
 

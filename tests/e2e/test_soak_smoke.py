@@ -15,7 +15,7 @@ def test_a_tiny_soak_reconciles_every_message() -> None:
     result = subprocess.run(
         # Slow answers keep the run going past the first kill; one dispatcher runs 5 minutes
         # ahead. No PostgreSQL restart here: the suite's own connections share the server.
-        [sys.executable, "benchmarks/soak.py", "--messages", "120", "--dispatchers", "2",
+        [sys.executable, "-m", "benchmarks.soak", "--messages", "120", "--dispatchers", "2",
          "--kill-every", "2", "--timeout", "120", "--database", "message_dispatcher_soak_smoke",
          "--latency-ms", "150,250", "--skewed", "1", "--restart-command", ""],
         cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=300,

@@ -17,6 +17,15 @@ from core_domain.use_cases.delivery_pipeline import DeliveryPipeline
 from core_domain.use_cases.dispatcher import Dispatcher
 from messaging import models
 from messaging.bootstrap import message_repository, use_cases
+from tests.django_fixtures import (  # noqa: F401 (fixtures, found by pytest by name)
+    _no_rate_limit_unless_asked,
+    anonymous,
+    api,
+    api_key,
+    django_db_modify_db_settings,
+    receiver,
+    webhook,
+)
 from tests.integration.receivers import ScriptedReceiver, closed_port
 
 MAX_RETRIES = 3  # of the real_dispatch pipelines
@@ -45,7 +54,7 @@ def _no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def real_dispatch(django_repository, receiver: ScriptedReceiver):
+def real_dispatch(django_repository, receiver: ScriptedReceiver):  # noqa: F811
     """Builds a Dispatcher from the real adapters (PostgreSQL, HTTP, Redis), posting to `url`
     (the receiver unless given), with a 50 ms backoff and no jitter; every one built is closed
     afterwards. Its `process(worker_id=..., limit=N)` runs one batch of up to N messages."""

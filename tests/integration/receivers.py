@@ -317,9 +317,11 @@ def webhook(settings, receiver: ScriptedReceiver) -> Iterator[ScriptedReceiver]:
     conf = settings.DISPATCHER
     settings.DISPATCHER = {
         **conf,
-        "webhook": {**conf["webhook"], "url": receiver.url, "timeout": timedelta(seconds=5)},
-        "retry": {**conf["retry"], "backoff_base": timedelta(milliseconds=50)},
-        "scheduler": {**conf["scheduler"], "enabled": True, "interval": timedelta(minutes=2)},
+        "webhook_url": receiver.url,
+        "webhook_timeout": timedelta(seconds=5),
+        "webhook_backoff_base": timedelta(milliseconds=50),
+        "scheduler_enabled": True,
+        "scheduler_interval": timedelta(minutes=2),
     }
     close_dispatchers()
     yield receiver

@@ -82,7 +82,8 @@ def _webhook(settings, receiver: ScriptedReceiver) -> Iterator[None]:
     conf = settings.DISPATCHER
     settings.DISPATCHER = {
         **conf,
-        "webhook": {**conf["webhook"], "url": receiver.url, "timeout": timedelta(seconds=5)},
+        "webhook_url": receiver.url,
+        "webhook_timeout": timedelta(seconds=5),
     }
     close_dispatchers()
     yield
@@ -98,7 +99,7 @@ def _webhook(settings, receiver: ScriptedReceiver) -> Iterator[None]:
 )
 def test_every_operation_answers_as_documented(case: schemathesis.Case, live_server) -> None:
     # Read here, not through the `api_key` fixture: Hypothesis refuses function-scoped fixtures.
-    api_key = django_settings.DISPATCHER["api_keys"][0]
+    api_key = django_settings.DISPATCHER["api_key"][0]
     # Without `checks=`, every check schemathesis has runs (all are enabled by default).
     case.call_and_validate(
         base_url=live_server.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30

@@ -44,3 +44,44 @@ def test_core_domain_importing_django_breaks_the_contract(tmp_path) -> None:
     assert result.returncode != 0
     assert "core_domain imports no framework" in result.stdout
     assert "BROKEN" in result.stdout
+
+
+def run_unit_tests(tree: Path) -> subprocess.CompletedProcess[str]:
+    """`make test-unit`, with none of the services' settings in its environment; `-X importtime`
+    lists on stderr every module the run imported (`--capture=sys` leaves that stream alone)."""
+    return subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "pytest", "tests/unit", "-p", "no:django"]
+        + ["-q", "-p", "no:cacheprovider", "--capture=sys"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": str(Path(sys.executable).parent), "PYTHONPATH": str(tree)},
+    )
+
+
+def imported_modules(importtime_log: str) -> set[str]:
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in importtime_log.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+def test_the_unit_tests_pass_without_django_or_services() -> None:
+    result = run_unit_tests(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " passed" in result.stdout
+    modules = imported_modules(result.stderr)
+    assert "core_domain.message" in modules  # the log is read correctly
+    assert not {name for name in modules if name.split(".")[0].startswith("django")}
+
+
+def test_a_unit_test_importing_django_fails_the_unit_run(tmp_path) -> None:
+    tree = copy_of_the_tree(tmp_path)
+    (tree / "tests" / "unit" / "test_uses_django.py").write_text(
+        "import django.conf\n\n\ndef test_nothing_wrong_by_itself():\n    assert django.conf\n"
+    )
+    result = run_unit_tests(tree)
+    assert result.returncode != 0
+    assert "tests/unit imported Django: django" in result.stdout

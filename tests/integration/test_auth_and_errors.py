@@ -49,7 +49,7 @@ def test_every_api_endpoint_answers_401_json_without_a_valid_key(
 
 
 def test_any_of_several_configured_keys_is_accepted(settings, anonymous) -> None:
-    settings.DISPATCHER = {**settings.DISPATCHER, "api_keys": ["old-key", "new-key"]}
+    settings.DISPATCHER = {**settings.DISPATCHER, "api_key": ["old-key", "new-key"]}
     for key in ("old-key", "new-key"):
         response = anonymous.get("/api/v1/messages", HTTP_AUTHORIZATION=f"Bearer {key}")
         assert response.status_code == 200
@@ -110,7 +110,7 @@ def test_a_body_over_64_kib_is_413_but_bulk_accepts_up_to_1_mib(api) -> None:
 def test_an_unexpected_server_error_is_json_without_a_traceback(settings) -> None:
     settings.DEBUG = False
     client = Client(raise_request_exception=False)
-    key = settings.DISPATCHER["api_keys"][0]
+    key = settings.DISPATCHER["api_key"][0]
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE messages RENAME TO messages_gone")
     try:
@@ -130,7 +130,7 @@ def test_rate_limit_answers_429_with_retry_after_per_key(settings, api, anonymou
     assert_json_error(limited, 429)
     assert 1 <= int(limited["Retry-After"]) <= 61
     assert anonymous.get("/health").status_code == 200  # /health is never limited
-    settings.DISPATCHER = {**settings.DISPATCHER, "api_keys": ["k1", "other"]}
+    settings.DISPATCHER = {**settings.DISPATCHER, "api_key": ["k1", "other"]}
     assert anonymous.get("/api/v1/messages", HTTP_AUTHORIZATION="Bearer other").status_code == 200
 
 

@@ -204,7 +204,7 @@ def test_a_missing_ca_bundle_stops_start_up(tmp_path) -> None:
 
 
 def test_the_webhook_settings_carry_proxies_and_the_ca_bundle(settings) -> None:
-    webhook = settings.DISPATCHER["webhook"]
+    conf = settings.DISPATCHER
 
-    assert isinstance(webhook["proxies"], dict)
-    assert isinstance(webhook["ca_bundle"], str)
+    assert isinstance(conf["webhook_proxies"], dict)
+    assert isinstance(conf["webhook_ca_bundle"], str)

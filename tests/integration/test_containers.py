@@ -121,11 +121,16 @@ def test_every_pip_install_skips_the_download_cache_and_leaves_pgserver_out() ->
     assert any("grep -v '^pgserver' requirements.txt" in run for run in installs)
 
 
-def test_python_writes_no_bytecode_and_does_not_buffer_logs() -> None:
+def _image_environment() -> dict[str, str]:
     values = {}
     for instruction in _final_stage():
         if instruction.keyword == "ENV":
             values.update(item.split("=", 1) for item in shlex.split(instruction.arguments))
+    return values
+
+
+def test_python_writes_no_bytecode_and_does_not_buffer_logs() -> None:
+    values = _image_environment()
     assert values["PYTHONDONTWRITEBYTECODE"] == "1"
     assert values["PYTHONUNBUFFERED"] == "1"
     assert values["PATH"].startswith("/opt/venv/bin:")
@@ -307,7 +312,7 @@ def test_the_demo_receiver_listens_where_the_default_webhook_url_points() -> Non
 
 def _gunicorn_config(monkeypatch: pytest.MonkeyPatch, **env: str) -> Config:
     """gunicorn.conf.py as gunicorn sees it: every value passes gunicorn's own validation."""
-    for name in ("PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS"):
+    for name in ("HOST", "PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -319,9 +324,14 @@ def _gunicorn_config(monkeypatch: pytest.MonkeyPatch, **env: str) -> Config:
     return settings
 
 
-def test_gunicorn_binds_all_interfaces_on_port(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert _gunicorn_config(monkeypatch, PORT="8111").bind == ["0.0.0.0:8111"]
-    assert _gunicorn_config(monkeypatch).bind == ["0.0.0.0:8080"]
+def test_gunicorn_binds_host_and_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _gunicorn_config(monkeypatch, HOST="0.0.0.0", PORT="8111").bind == ["0.0.0.0:8111"]
+    assert _gunicorn_config(monkeypatch, HOST="::").bind == ["[::]:8080"]
+    assert _gunicorn_config(monkeypatch).bind == ["127.0.0.1:8080"]
+
+
+def test_the_image_binds_every_interface_of_its_container() -> None:
+    assert _image_environment()["HOST"] == "0.0.0.0"
 
 
 def test_gunicorn_sizes_workers_from_the_cpus_and_caps_them(

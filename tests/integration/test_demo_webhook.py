@@ -124,10 +124,11 @@ def manage(*args: str, **options: Any) -> subprocess.Popen[str]:
 @pytest.mark.parametrize(
     ("option", "value", "expected"),
     [
-        ("--fail-rate", "2", "CommandError: --fail-rate: expected a number from 0 to 1, got 2"),
-        ("--port", "70000", "CommandError: --port: expected a number from 1 to 65535, got 70000"),
+        ("--fail-rate", "2", "CommandError: --fail-rate: expected a number from 0 to 1, got '2'"),
+        ("--port", "70000", "CommandError: --port: expected a port number 1-65535, got '70000'"),
+        ("--latency", "-1", "CommandError: --latency: expected milliseconds >= 0, got '-1'"),
     ],
-    ids=["fail-rate", "port"],
+    ids=["fail-rate", "port", "latency"],
 )
 def test_an_invalid_option_stops_the_command_with_one_line(option, value, expected) -> None:
     with manage("demo_webhook", option, value) as process:

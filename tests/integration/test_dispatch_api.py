@@ -188,7 +188,7 @@ def test_scheduler_status_lists_workers_with_their_liveness(
     api, webhook, settings, interval, shown, alive
 ) -> None:
     conf = settings.DISPATCHER
-    settings.DISPATCHER = {**conf, "scheduler": {**conf["scheduler"], "interval": interval}}
+    settings.DISPATCHER = {**conf, "scheduler_interval": interval}
     now = datetime.now(UTC)
     models.Worker.objects.create(
         id="host-a-1", host="host-a", pid=1, started_at=now - timedelta(hours=2),
@@ -207,7 +207,7 @@ def test_scheduler_status_lists_workers_with_their_liveness(
     body = response.json()
     assert (body["interval"], body["batchSize"], body["isRunning"]) == (
         shown,
-        settings.DISPATCHER["scheduler"]["batch_size"],
+        settings.DISPATCHER["scheduler_batch_size"],
         True,
     )
     assert datetime.fromisoformat(body["lastProcessingTime"]) == now - timedelta(minutes=5)

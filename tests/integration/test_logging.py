@@ -31,7 +31,7 @@ def test_a_missing_or_malformed_request_id_is_replaced_by_a_new_one(anonymous, g
 def test_log_lines_written_during_a_request_carry_its_id(settings, caplog) -> None:
     settings.DEBUG = False
     caplog.handler.addFilter(RequestIdFilter())
-    key = settings.DISPATCHER["api_keys"][0]
+    key = settings.DISPATCHER["api_key"][0]
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE messages RENAME TO messages_gone")
     try:

@@ -69,7 +69,7 @@ def test_metrics_answer_200_in_prometheus_text_format_with_the_api_key(api, sett
     assert has(samples, "messages_created_total")
     assert value(samples, "queue_depth", status="PENDING") == 0
     # No switch row yet: the value the first dispatcher will create it with.
-    assert value(samples, "scheduler_running") == settings.DISPATCHER["scheduler"]["enabled"]
+    assert value(samples, "scheduler_running") == settings.DISPATCHER["scheduler_enabled"]
 
 
 def test_metrics_are_open_without_a_key_when_metrics_public(settings, anonymous) -> None:

@@ -2,7 +2,7 @@
 
 Every case runs a real Dispatcher: DjangoMessageRepository on PostgreSQL, HttpWebhookSender
 posting to the scripted loopback `receiver` (or to a closed port, or with https to the plain
-receiver), DjangoRedisReceiptCache on the test Redis, SystemClock, and a RetryPolicy with
+receiver), DjangoRedisReceiptCache on the test Redis, DatabaseClock, and a RetryPolicy with
 max_retries=3, a 50 ms backoff base and no jitter, so retries are due within milliseconds.
 Each test asserts the stored message (status, counters, `lastError`, `nextAttemptAt`) and the
 recorded attempts (status code, error, outcome, excerpt, duration). Waiting for a retry to be
@@ -15,13 +15,13 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
 
 import pytest
 
-from adapters.clock import SystemClock
+from adapters.clock import DatabaseClock
 from adapters.django_repository import DjangoMessageRepository
 from core_domain.message import Message, Status
 from core_domain.use_cases.create_message import CreateMessage
@@ -30,6 +30,7 @@ from core_domain.use_cases.dispatcher import Dispatcher
 from messaging import models
 from tests.integration.conftest import BACKOFF_BASE, MAX_RETRIES
 from tests.integration.receivers import Reply, closed_port
+from tests.integration.waiting import wait_until_due
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,7 +57,7 @@ def build_dispatch(real_dispatch) -> BuildDispatch:
 @pytest.fixture
 def message(django_repository: DjangoMessageRepository) -> Message:
     """One PENDING message, due now, stored through the CreateMessage use case."""
-    create = CreateMessage(repository=django_repository, clock=SystemClock())
+    create = CreateMessage(repository=django_repository, clock=DatabaseClock())
     return create.execute(phone_number="+905551234567", content="Fault matrix").message
 
 
@@ -67,19 +68,6 @@ def run(dispatch: Dispatcher) -> BatchReport:
 def counts(report: BatchReport) -> tuple[int, int, int, int]:
     """(claimed, sent, retried, failed)"""
     return report.claimed, report.sent, report.retried, report.failed
-
-
-def wait_until_due(
-    repository: DjangoMessageRepository, message: Message, *, timeout: float = 5.0
-) -> Message:
-    """Poll the stored message until its next attempt is due (bounded); return it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        stored = repository.get(message.id)
-        if stored.next_attempt_at <= datetime.now(UTC):
-            return stored
-        assert time.monotonic() < deadline, f"{message.id} not due within {timeout}s: {stored}"
-        time.sleep(0.01)
 
 
 def run_until_settled(
@@ -177,7 +165,7 @@ def test_a_reset_on_a_pooled_connection_is_resent_at_once_and_delivered(
 ) -> None:
     dispatch = build_dispatch()
     assert counts(run(dispatch)) == (1, 1, 0, 0)  # `message` leaves a connection in the pool
-    create = CreateMessage(repository=django_repository, clock=SystemClock())
+    create = CreateMessage(repository=django_repository, clock=DatabaseClock())
     later = create.execute(phone_number="+905551234568", content="Fault matrix").message
     receiver.script(Reply(action="reset"))
 

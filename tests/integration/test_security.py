@@ -84,7 +84,7 @@ def test_api_keys_and_webhook_credentials_never_reach_logs_or_responses(
     settings, api, anonymous, receiver, caplog
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    api_key, token = settings.DISPATCHER["api_keys"][0], "tok-" + secrets.token_hex(8)
+    api_key, token = settings.DISPATCHER["api_key"][0], "tok-" + secrets.token_hex(8)
     signing = "whsec_" + "c2VjcmV0LXNpZ25pbmcta2V5LWZvci10ZXN0cw=="
     bodies = [
         anonymous.get("/api/v1/messages", HTTP_AUTHORIZATION=f"Bearer {api_key}x").content,

@@ -125,7 +125,7 @@ def test_a_malformed_signing_secret_is_refused_without_echoing_it() -> None:
 
 
 def test_it_is_built_from_the_settings_webhook_section(receiver, settings) -> None:
-    conf = {**settings.DISPATCHER["webhook"], "url": receiver.url, "auth_token": "tok"}
+    conf = {**settings.DISPATCHER, "webhook_url": receiver.url, "webhook_auth_token": "tok"}
 
     with HttpWebhookSender.from_conf(conf, version="9.9.9", pool_size=4) as sender:
         assert sender.send(a_message()).is_success

@@ -44,6 +44,16 @@ def send(sender: HttpWebhookSender) -> DeliveryOutcome:
     return sender.send(a_message())
 
 
+def send_through(proxy: RawServer, url: str) -> DeliveryOutcome:
+    """One call to `url` with the loopback server as its HTTP proxy; the proxy is closed after."""
+    try:
+        with HttpWebhookSender(url=url, timeout=timedelta(seconds=2),
+                               proxies={"http": proxy.url("")}) as sender:  # fmt: skip
+            return send(sender)
+    finally:
+        proxy.close()
+
+
 # -- bytes left over after an answer never become the next message's answer (bug 1) -------------
 
 STOLEN = accepted("stolen")
@@ -105,12 +115,8 @@ def test_compressed_bodies_are_decoded(serve, encoding, pack) -> None:
 def test_a_gzip_answer_through_a_proxy_is_decoded_too() -> None:
     packed = gzip.compress(b'{"messageId":"proxied"}')
     proxy = RawServer(answer("200 OK", packed, head=b"Content-Encoding: gzip\r\n"))
-    try:
-        with HttpWebhookSender(url="http://webhook.invalid/hook", timeout=timedelta(seconds=2),
-                               proxies={"http": proxy.url("")}) as sender:  # fmt: skip
-            assert send(sender).external_id == "proxied"
-    finally:
-        proxy.close()
+    outcome = send_through(proxy, "http://webhook.invalid/hook")
+    assert outcome.external_id == "proxied"
     assert [r.split(b" ")[1] for _, r in proxy.requests] == [b"http://webhook.invalid/hook"]
 
 
@@ -212,12 +218,7 @@ def test_an_international_host_name_is_encoded_with_idna_2008(serve) -> None:
     """faß.de is xn--fa-hia.de in IDNA 2008/UTS 46, not fass.de as IDNA 2003 had it. The
     loopback server acts as the proxy, so that name is never looked up."""
     proxy = RawServer(accepted("via-proxy"))
-    try:
-        with HttpWebhookSender(url="http://faß.de:8080/hook", timeout=timedelta(seconds=2),
-                               proxies={"http": proxy.url("")}) as sender:  # fmt: skip
-            assert send(sender).external_id == "via-proxy"
-    finally:
-        proxy.close()
+    assert send_through(proxy, "http://faß.de:8080/hook").external_id == "via-proxy"
     [(_, request)] = proxy.requests
     assert request.startswith(b"POST http://xn--fa-hia.de:8080/hook HTTP/1.1\r\n")
     assert b"\r\nHost: xn--fa-hia.de:8080\r\n" in request

@@ -80,3 +80,11 @@ def test_a_pending_message_cannot_be_judged_without_being_claimed() -> None:
     outcome = DeliveryOutcome(duration=timedelta(milliseconds=5), status_code=202)
     with pytest.raises(InvalidTransitionError, match="not held by a claim"):
         judge(a_message(), outcome=outcome, policy=POLICY, started_ago=AGO)
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_only_a_message_still_in_play_has_a_next_attempt(status: Status) -> None:
+    message = a_message(status=status, next_attempt_at=LATER)
+    is_final = status in (Status.SENT, Status.FAILED)
+    assert message.is_final is is_final
+    assert message.next_attempt == (None if is_final else LATER)

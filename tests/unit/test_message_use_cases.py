@@ -16,7 +16,8 @@ from core_domain.errors import (
 )
 from core_domain.message import Status
 from core_domain.operator_changes import OperatorAction
-from core_domain.use_cases.change_messages import ChangeMessage, ChangeMessages
+from core_domain.use_cases.change_message import ChangeMessage
+from core_domain.use_cases.change_messages import ChangeMessages
 from core_domain.use_cases.create_message import CreateMessage
 from core_domain.use_cases.create_messages import CreateMessages, NewMessage
 from core_domain.use_cases.get_message import GetMessage

@@ -12,38 +12,26 @@ import threading
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connection
 
 from core_domain.ports import WorkerBeat
 from core_domain.use_cases.dispatcher import Pacing, TickReport
-from core_domain.use_cases.prune_expired import PruneInBackground
-from core_domain.values import format_duration, parse_duration
+from core_domain.use_cases.prune_in_background import PruneInBackground
+from core_domain.values import format_duration
 from messaging.bootstrap import build_dispatcher, prune_expired
+from messaging.config_parsers import BATCH_SIZE, CONCURRENCY, DURATION, whole_number
+from messaging.management.commands._options import ShowingDefaults, checked
 from messaging.process_supervisor import run_forked
 
 PRUNE_EVERY = timedelta(minutes=1)  # how often a dispatcher tries to prune (one at a time)
+PROCESSES = whole_number(1, 64)
+# A rate from fewer messages or a shorter span than this says more about timer noise than speed.
+RATE_MIN_MESSAGES = 10
+RATE_MIN_SECONDS = 1.0
 
 
-def _duration(text: str) -> timedelta:
-    try:
-        span = parse_duration(text)
-    except ValueError:
-        raise CommandError(
-            f"--interval: expected a duration like 500ms, 30s, 2m, got {text!r}"
-        ) from None
-    if span <= timedelta(0):
-        raise CommandError("--interval: must be more than zero")
-    return span
-
-
-def _positive(name: str, value: int, high: int) -> int:
-    if not 1 <= value <= high:
-        raise CommandError(f"--{name}: expected a whole number 1-{high}, got {value}")
-    return value
-
-
-class Command(BaseCommand):
+class Command(ShowingDefaults):
     help = (
         "Deliver due messages to the webhook until SIGTERM/SIGINT. Periodic by default (one "
         "batch every interval, as the Go service); --drain keeps every slot busy while anything "
@@ -51,38 +39,37 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        conf = settings.DISPATCHER["scheduler"]
+        # The defaults are the configured values (SCHEDULER_*), so --help shows what runs.
+        conf = settings.DISPATCHER
         add = parser.add_argument
         add("--once", action="store_true", help="run one tick and exit")
         add("--drain", action="store_true", help="deliver everything due, continuously")
         add(
             "--interval",
-            default=format_duration(conf["interval"]),
-            help="time between periodic ticks; the longest idle wait with --drain (%(default)s)",
+            default=format_duration(conf["scheduler_interval"]),
+            help="time between periodic ticks, the longest idle wait with --drain; "
+            "SCHEDULER_INTERVAL sets the default",
         )
         add(
             "--batch-size",
-            type=int,
-            default=conf["batch_size"],
-            help="messages per periodic tick; the most claimed at once (%(default)s)",
+            default=conf["scheduler_batch_size"],
+            help="messages per periodic tick, the most claimed at once; SCHEDULER_BATCH_SIZE "
+            "sets the default",
         )
         add(
             "--concurrency",
-            type=int,
-            default=conf["concurrency"],
-            help="webhook calls in flight at once (%(default)s)",
+            default=conf["scheduler_concurrency"],
+            help="webhook calls in flight at once; SCHEDULER_CONCURRENCY sets the default",
         )
-        add("--processes", type=int, default=1,
-            help="run N dispatcher processes, one per core (%(default)s)")  # fmt: skip
+        add("--processes", default=1, help="run N dispatcher processes, one per core")
 
     def handle(self, *args, **options) -> None:
-        pacing = Pacing(
-            interval=_duration(options["interval"]), drain=options["drain"], once=options["once"]
-        )
-        batch_size = _positive("batch-size", options["batch_size"], 1000)
-        concurrency = _positive("concurrency", options["concurrency"], 512)
-        processes = _positive("processes", options["processes"], 64)
-        if not settings.DISPATCHER["webhook"]["url"]:
+        interval = checked("--interval", DURATION, options["interval"])
+        pacing = Pacing(interval=interval, drain=options["drain"], once=options["once"])
+        batch_size = checked("--batch-size", BATCH_SIZE, options["batch_size"])
+        concurrency = checked("--concurrency", CONCURRENCY, options["concurrency"])
+        processes = checked("--processes", PROCESSES, options["processes"])
+        if not settings.DISPATCHER["webhook_url"]:
             raise CommandError("WEBHOOK_URL: not set; the dispatcher has nowhere to deliver")
         run = functools.partial(
             self._run, pacing=pacing, batch_size=batch_size, concurrency=concurrency
@@ -118,7 +105,7 @@ class Command(BaseCommand):
 
 
 def progress_line(report: TickReport) -> str:
-    """One line per tick; a rate only over spans long enough to mean something."""
+    """One line per tick; a rate only when enough messages over a long enough span make one."""
     if report.is_paused:
         return "tick: paused (scheduler stopped)"
     extras = "".join(
@@ -127,7 +114,8 @@ def progress_line(report: TickReport) -> str:
                             ("receipt_errors", report.receipt_errors))
         if value
     )  # fmt: skip
-    rate = f", {report.processed / report.seconds:.1f} msgs/s" if report.seconds >= 1 else ""
+    measurable = report.processed >= RATE_MIN_MESSAGES and report.seconds >= RATE_MIN_SECONDS
+    rate = f", {report.processed / report.seconds:.1f} msgs/s" if measurable else ""
     return (
         f"tick: claimed={report.claimed} sent={report.sent} retried={report.retried} "
         f"failed={report.failed}{extras} in {report.seconds:.2f}s{rate}"

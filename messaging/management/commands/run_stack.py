@@ -13,9 +13,24 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
 
 from core_domain.values import format_duration
+from messaging.config_parsers import PORT
+from messaging.management.commands._options import ShowingDefaults, checked
+
+WILDCARDS = ("0.0.0.0", "::")
+
+
+def address(host: str, port: int) -> str:
+    """host:port as gunicorn binds it and a browser opens it ([v6]:port)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def demo_receiver_line(fail_rate: float) -> str:
+    """What the demo receiver does to the calls, and how to make it do otherwise."""
+    if fail_rate:
+        return f"demo receiver fails {fail_rate * 100:g}% of calls (DEMO_FAIL_RATE=0: none)"
+    return "demo receiver fails 0% of calls (set DEMO_FAIL_RATE=0.2 to see retries)"
 
 
 def _admin_password(data_dir: Path) -> str:
@@ -41,29 +56,33 @@ def _fresh_metrics_dir() -> str:
     return str(path)
 
 
-class Command(BaseCommand):
-    help = "Start the API on PORT (8080), a dispatcher and the demo receiver; Ctrl-C stops all."
+class Command(ShowingDefaults):
+    help = (
+        "Start the API on HOST:PORT, a dispatcher and, without WEBHOOK_URL, the demo receiver; "
+        "Ctrl-C stops all."
+    )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--demo-port", type=int, default=9090, help="demo receiver port")
+        parser.add_argument("--demo-port", default=9090, help="port of the demo receiver")
 
     def handle(self, *args, **options) -> None:
-        port = settings.CONF["PORT"]
+        host, port = settings.DISPATCHER["host"], settings.DISPATCHER["port"]
+        fail_rate = settings.DISPATCHER["demo_fail_rate"]
         password = _admin_password(Path(settings.BASE_DIR) / ".data")
         self._ensure_admin(password)
         env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": _fresh_metrics_dir()}
         children = []
-        webhook = settings.DISPATCHER["webhook"]["url"]
-        if not webhook:
-            demo_port = options["demo_port"]
-            webhook = env["WEBHOOK_URL"] = f"http://127.0.0.1:{demo_port}/webhook"
-            children.append(
-                self._spawn(self._manage("demo_webhook", "--port", str(demo_port)), env=env)
-            )
+        webhook = settings.DISPATCHER["webhook_url"]
+        demo = None if webhook else checked("--demo-port", PORT, options["demo_port"])
+        if demo is not None:
+            webhook = env["WEBHOOK_URL"] = f"http://127.0.0.1:{demo}/webhook"
+            argv = ("--port", str(demo), "--fail-rate", f"{fail_rate:g}")
+            children.append(self._spawn(self._manage("demo_webhook", *argv), env=env))
         # The API gets WEBHOOK_URL too: POST /api/v1/messaging/process delivers in-process.
-        children.append(self._spawn(self._gunicorn(port), env=env))
+        children.append(self._spawn(self._gunicorn(host, port), env=env))
         children.append(self._spawn(self._manage("run_dispatcher"), env=env))
-        self._announce(port, password, webhook=webhook)
+        demo_line = None if demo is None else demo_receiver_line(fail_rate)
+        self._announce(host, port, password, webhook=webhook, demo=demo_line)
         stopping = False
 
         def stop(signum, frame) -> None:
@@ -81,11 +100,11 @@ class Command(BaseCommand):
             child.wait(timeout=60)
         self.stdout.write("Stopped.")
 
-    def _gunicorn(self, port: int) -> list[str]:
+    def _gunicorn(self, host: str, port: int) -> list[str]:
         workers = max(2, (os.cpu_count() or 1))
         return [
             sys.executable, "-m", "gunicorn", "dispatcher_project.wsgi",
-            "--bind", f"0.0.0.0:{port}", "--workers", str(workers), "--threads", "4",
+            "--bind", address(host, port), "--workers", str(workers), "--threads", "4",
             "--graceful-timeout", "30", "--access-logfile", "-",
         ]  # fmt: skip
 
@@ -105,21 +124,26 @@ class Command(BaseCommand):
         admin.set_password(password)
         admin.save()
 
-    def _announce(self, port: int, password: str, *, webhook: str) -> None:
-        base = f"http://localhost:{port}"
-        interval = format_duration(settings.DISPATCHER["scheduler"]["interval"])
-        key = settings.DISPATCHER["api_keys"][0]
+    def _announce(
+        self, host: str, port: int, password: str, *, webhook: str, demo: str | None
+    ) -> None:
+        # Every interface includes loopback, which ALLOWED_HOSTS names by default.
+        base = f"http://{address('localhost' if host in WILDCARDS else host, port)}"
+        interval = format_duration(settings.DISPATCHER["scheduler_interval"])
+        key = settings.DISPATCHER["api_key"][0]
         self.stdout.write(
             "\n".join(
                 [
                     "",
                     "Message Dispatcher is starting:",
+                    f"  Listening    {address(host, port)}",
                     f"  API          {base}/api/v1/messages",
                     f"  Swagger UI   {base}/swagger/index.html",
                     f"  Admin        {base}/admin/   (user admin, password {password})",
                     f"  Health       {base}/health",
                     f"  Metrics      {base}/metrics   (API key unless METRICS_PUBLIC=true)",
                     f"  Webhook      {webhook}",
+                    *([f"               {demo}"] if demo else []),
                     f"  Dispatcher   one process, a batch every {interval}",
                     f"  API key      {key}",
                     f'  Try: curl -H "Authorization: Bearer {key}" {base}/api/v1/messages',

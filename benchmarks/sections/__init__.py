@@ -1,0 +1,1 @@
+"""The measured sections of `make bench` (`python -m benchmarks.run`), in the order they run."""

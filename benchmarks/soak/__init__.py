@@ -1,0 +1,1 @@
+"""The crash soak (`make soak`, `python -m benchmarks.soak`): every message reconciled."""

@@ -1,0 +1,1 @@
+"""What the benchmarks share: scratch databases, processes, receivers, load generators, CPU."""
