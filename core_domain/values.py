@@ -11,10 +11,17 @@ from datetime import UTC, datetime, timedelta
 from core_domain.errors import DomainValidationError
 from core_domain.schedule import Schedule
 
-_PHONE_SEPARATORS = re.compile(r"[\s\-()]")
+PHONE_SEPARATORS = r"\s()-"  # removed from a phone number (a regex character class's body)
+_PHONE_SEPARATORS = re.compile(rf"[{PHONE_SEPARATORS}]")
 _E164 = re.compile(r"^\+?[1-9][0-9]{1,14}$")  # ASCII digits: \d also admits ٩ and ९
-_FORBIDDEN_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+CONTROL_CHARACTERS = r"\x00-\x09\x0b-\x1f\x7f-\x9f"  # every one but a newline; a class body
+_FORBIDDEN_CONTROL = re.compile(rf"[{CONTROL_CHARACTERS}]")
 DEFAULT_CONTENT_MAX_LENGTH = 160
+# The longest inputs read at all: anything longer is refused before it is parsed. Far above
+# the rules themselves (15 characters once separators go; the configurable content limit).
+PHONE_AS_SENT_MAX_LENGTH = 64
+CONTENT_AS_SENT_MAX_LENGTH = 10_000
+ERROR_FRAGMENT_MAX_LENGTH = 200  # a filter's part of lastError (SPEC §5 bulk requeue/cancel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,20 @@ class PhoneNumber:
 
     def __str__(self) -> str:
         return self.value
+
+
+def _phone_as_sent_pattern() -> str:
+    """The PhoneNumber rule as one regex over the number as sent, separators and all, for
+    JSON Schema: once they are removed, an optional '+' and digits not starting with 0,
+    MIN_LENGTH to MAX_LENGTH characters in all."""
+    sep = rf"[{PHONE_SEPARATORS}]*"
+    low, high = PhoneNumber.MIN_LENGTH, PhoneNumber.MAX_LENGTH
+    with_plus = rf"\+{sep}[1-9](?:{sep}[0-9]){{{low - 2},{high - 2}}}"
+    without = rf"[1-9](?:{sep}[0-9]){{{low - 1},{high - 1}}}"
+    return rf"^{sep}(?:{with_plus}|{without}){sep}$"
+
+
+PHONE_AS_SENT_PATTERN = _phone_as_sent_pattern()
 
 
 @dataclass(frozen=True, slots=True)

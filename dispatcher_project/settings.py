@@ -156,7 +156,22 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "messaging.views.require_bulk_body",
+        "messaging.openapi.require_bulk_body",
+        "messaging.openapi.add_metrics",
+    ],
+    "TAGS": [
+        {"name": "messages", "description": "Create, list and inspect messages; one at a time."},
+        {
+            "name": "operator",
+            "description": "Requeue or cancel every message a filter selects, in batches.",
+        },
+        {"name": "dispatching", "description": "Deliver a batch now; queue and today's counts."},
+        {
+            "name": "scheduler",
+            "description": "The switch every dispatcher reads, its heartbeats, the circuit.",
+        },
+        {"name": "health", "description": "Liveness and readiness, without an API key."},
+        {"name": "metrics", "description": "Prometheus metrics."},
     ],
 }
 

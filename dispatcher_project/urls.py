@@ -40,8 +40,3 @@ urlpatterns = [
     # Last: only a path that matched nothing above, and whose slashless form is a route.
     re_path(r"^(?P<path>.*[^/])/$", without_trailing_slash),
 ]
-
-handler400 = "messaging.exception_handler.json_400"
-handler403 = "messaging.exception_handler.json_403"
-handler404 = "messaging.exception_handler.json_404"
-handler500 = "messaging.exception_handler.json_500"

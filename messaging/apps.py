@@ -11,4 +11,4 @@ class MessagingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from messaging import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from messaging import openapi  # noqa: F401 - registers the OpenAPI auth extension

@@ -8,41 +8,32 @@ import socket
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core_domain.message import Status
-from core_domain.values import format_duration
-from messaging import openapi_examples as examples
+from messaging import openapi
 from messaging.bootstrap import api_dispatcher, use_cases
-from messaging.serializers import (
+from messaging.dispatch_serializers import (
     CircuitActionSerializer,
     ProcessingResultSerializer,
     ProcessingStatusSerializer,
-    QueryParametersSerializer,
+    ProcessQuerySerializer,
     SchedulerActionSerializer,
     SchedulerStatusSerializer,
 )
-from messaging.views import COMMON_ERRORS, ERROR_HEADERS, errors
-
-
-class ProcessQuerySerializer(QueryParametersSerializer):
-    batch_size = serializers.IntegerField(
-        required=False, min_value=1, max_value=100, help_text="1-100, default the configured size"
-    )
+from messaging.openapi import COMMON_ERRORS, ERROR_HEADERS, errors
 
 
 class ProcessView(APIView):
     @extend_schema(
         summary="Deliver one batch now (regardless of the scheduler switch)",
-        description=examples.DESCRIPTIONS["process"],
-        examples=[examples.PROCESS_RESULT],
+        description=openapi.DESCRIPTIONS["process"],
+        examples=[openapi.PROCESS_RESULT],
         parameters=[ProcessQuerySerializer, *ERROR_HEADERS],
         request=None,
         responses={200: ProcessingResultSerializer, **errors(400, *COMMON_ERRORS)},
-        tags=["messaging"],
+        tags=["dispatching"],
     )
     def post(self, request: Request) -> Response:
         query = ProcessQuerySerializer(data=request.query_params)
@@ -53,116 +44,87 @@ class ProcessView(APIView):
             worker_id=f"api-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}",
             limit=batch_size,
         )
-        return Response(
-            {
-                "processedCount": report.processed,
-                "successCount": report.sent,
-                "failedCount": report.failed,
-                "retryScheduledCount": report.retried,
-                "errors": report.errors,
-            }
-        )
+        return Response(ProcessingResultSerializer(report).data)
 
 
 class ProcessingStatusView(APIView):
     @extend_schema(
         summary="Queue counts, today's results and dispatcher activity",
-        description=examples.DESCRIPTIONS["processing_status"],
-        examples=[examples.PROCESSING_STATUS],
+        description=openapi.DESCRIPTIONS["processing_status"],
+        examples=[openapi.PROCESSING_STATUS],
         parameters=ERROR_HEADERS,
         responses={200: ProcessingStatusSerializer, **errors(*COMMON_ERRORS)},
-        tags=["messaging"],
+        tags=["dispatching"],
     )
     def get(self, request: Request) -> Response:
         status = use_cases().dispatcher_status.execute()
-        return Response(
-            {
-                "isProcessing": status.is_processing,
-                "lastProcessedAt": status.last_processed_at,
-                "pendingCount": status.counts[Status.PENDING],
-                "sendingCount": status.counts[Status.SENDING],
-                "sentCount": status.counts[Status.SENT],
-                "failedCount": status.counts[Status.FAILED],
-                "processedToday": status.processed_today,
-                "failedToday": status.failed_today,
-                "nextProcessingAt": status.next_processing_at,
-            }
-        )
+        return Response(ProcessingStatusSerializer(status).data)
+
+
+_SWITCH = {
+    "description": openapi.DESCRIPTIONS["switch"],
+    "request": None,
+    "parameters": ERROR_HEADERS,
+    "responses": {200: SchedulerActionSerializer, **errors(409, *COMMON_ERRORS)},
+    "tags": ["scheduler"],
+}
 
 
 class SchedulerSwitchView(APIView):
-    is_running = True
+    """Flips the shared switch to `is_running`; each subclass says which and documents it."""
 
-    @extend_schema(
-        summary="Switch dispatching on or off for every dispatcher process",
-        description=examples.DESCRIPTIONS["switch"],
-        examples=[examples.SCHEDULER_ACTION],
-        request=None,
-        parameters=ERROR_HEADERS,
-        responses={200: SchedulerActionSerializer, **errors(409, *COMMON_ERRORS)},
-        tags=["scheduler"],
-    )
+    is_running: bool
+
     def post(self, request: Request) -> Response:
         use_cases().set_scheduler_state.execute(is_running=self.is_running)
         verb = "started" if self.is_running else "stopped"
-        return Response({"message": f"Scheduler {verb} for every dispatcher", "status": verb})
+        answer = {"message": f"Scheduler {verb} for every dispatcher", "status": verb}
+        return Response(SchedulerActionSerializer(answer).data)
+
+
+class SchedulerStartView(SchedulerSwitchView):
+    is_running = True
+
+    @extend_schema(
+        summary="Switch dispatching on for every dispatcher process",
+        examples=[openapi.SCHEDULER_STARTED],
+        **_SWITCH,
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+
+class SchedulerStopView(SchedulerSwitchView):
+    is_running = False
+
+    @extend_schema(
+        summary="Switch dispatching off for every dispatcher process",
+        examples=[openapi.SCHEDULER_STOPPED],
+        **_SWITCH,
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
 
 
 class SchedulerStatusView(APIView):
     @extend_schema(
         summary="The shared switch, totals and every dispatcher's heartbeat",
-        description=examples.DESCRIPTIONS["scheduler_status"],
-        examples=[examples.SCHEDULER_STATUS],
+        description=openapi.DESCRIPTIONS["scheduler_status"],
+        examples=[openapi.SCHEDULER_STATUS],
         parameters=ERROR_HEADERS,
         responses={200: SchedulerStatusSerializer, **errors(*COMMON_ERRORS)},
         tags=["scheduler"],
     )
     def get(self, request: Request) -> Response:
         report = use_cases().scheduler_status.execute()
-        next_in = report.next_processing_in
-        return Response(
-            {
-                "isRunning": report.is_running,
-                "isCurrentlyProcessing": report.is_currently_processing,
-                "totalProcessed": report.total_processed,
-                "totalSuccessful": report.total_successful,
-                "totalFailed": report.total_failed,
-                "lastProcessingTime": report.last_processing_time,
-                "nextProcessingIn": format_duration(next_in) if next_in is not None else None,
-                "interval": format_duration(report.interval),
-                "batchSize": report.batch_size,
-                "workers": [
-                    {
-                        "id": w.id,
-                        "host": w.host,
-                        "pid": w.pid,
-                        "startedAt": w.started_at,
-                        "lastHeartbeat": w.last_heartbeat,
-                        "alive": alive,
-                        "processed": w.processed,
-                    }
-                    for w, alive in report.workers
-                ],
-                "circuit": {
-                    "state": report.gate.state.value,
-                    "reason": report.gate.reason,
-                    "since": report.gate.since,
-                    "nextProbeAt": report.gate.next_probe_at,
-                    "consecutiveFailures": report.gate.failures,
-                },
-                "rateLimit": {
-                    "limit": str(report.rate_limit) if report.rate_limit else None,
-                    "pausedUntil": report.gate.paused_until,
-                },
-            }
-        )
+        return Response(SchedulerStatusSerializer(report).data)
 
 
 class CircuitCloseView(APIView):
     @extend_schema(
         summary="Close the webhook's circuit by hand",
-        description=examples.DESCRIPTIONS["circuit_close"],
-        examples=[examples.CIRCUIT_CLOSED],
+        description=openapi.DESCRIPTIONS["circuit_close"],
+        examples=[openapi.CIRCUIT_CLOSED],
         request=None,
         parameters=ERROR_HEADERS,
         responses={200: CircuitActionSerializer, **errors(409, *COMMON_ERRORS)},
@@ -170,4 +132,5 @@ class CircuitCloseView(APIView):
     )
     def post(self, request: Request) -> Response:
         use_cases().close_circuit.execute()
-        return Response({"message": "Circuit closed: sending resumes", "status": "closed"})
+        answer = {"message": "Circuit closed: sending resumes", "status": "closed"}
+        return Response(CircuitActionSerializer(answer).data)

@@ -7,7 +7,6 @@ from http import HTTPStatus
 from typing import Any
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -35,11 +34,12 @@ HTTP_STATUS: dict[type[DomainError], int] = {
 }
 
 
-def error_body(code: int, message: str, details: Any = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"error": HTTPStatus(code).phrase, "message": message}
-    if details is not None:
-        body["details"] = details
-    return body
+UNEXPECTED_ERROR = "The server hit an unexpected error; it has been logged"
+
+
+def error_body(code: int, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """SPEC's error body; `details` is always an object, empty when there is nothing to add."""
+    return {"error": HTTPStatus(code).phrase, "message": message, "details": details or {}}
 
 
 def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
@@ -55,9 +55,7 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("Unhandled error in %s", context.get("view").__class__.__name__)
-        return Response(
-            error_body(500, "The server hit an unexpected error; it has been logged"), status=500
-        )
+        return Response(error_body(500, UNEXPECTED_ERROR), status=500)
     response.data = _reshaped(exc, response)
     return response
 
@@ -69,7 +67,7 @@ def _domain_response(exc: DomainError) -> Response:
     )
     if code == 500:
         logger.error("Unmapped domain error: %s", exc)
-    details: Any = None
+    details: dict[str, Any] | None = None
     if isinstance(exc, DomainValidationError):
         details = exc.errors
     elif isinstance(exc, BatchValidationError):
@@ -100,21 +98,3 @@ def _first_message(details: Any) -> str:
             node = node[0]
     where = ".".join(path)
     return f"Invalid request: {where + ': ' if where else ''}{node}"
-
-
-def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse(error_body(404, f"No route matches {request.path}"), status=404)
-
-
-def json_500(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(
-        error_body(500, "The server hit an unexpected error; it has been logged"), status=500
-    )
-
-
-def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse(error_body(400, "The request could not be understood"), status=400)
-
-
-def json_403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse(error_body(403, "You do not have permission for this"), status=403)

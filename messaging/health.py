@@ -14,8 +14,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from messaging import openapi_examples as examples
-from messaging.serializers import HealthSerializer, ReadinessSerializer
+from messaging import openapi
+from messaging.exception_handler import error_body
+from messaging.serializers import HealthSerializer, ReadinessSerializer, UnreadySerializer
 
 _STARTED = time.monotonic()
 
@@ -26,9 +27,9 @@ class HealthView(APIView):
 
     @extend_schema(
         summary="Liveness",
-        description=examples.DESCRIPTIONS["health"],
+        description=openapi.DESCRIPTIONS["health"],
         responses={200: HealthSerializer},
-        examples=[examples.HEALTH],
+        examples=[openapi.HEALTH],
         tags=["health"],
     )
     def get(self, request: Request) -> Response:
@@ -61,11 +62,11 @@ class ReadinessView(APIView):
 
     @extend_schema(
         summary="Readiness: PostgreSQL (and Redis, when configured) answer",
-        description=examples.DESCRIPTIONS["ready"],
-        examples=[examples.READY],
+        description=openapi.DESCRIPTIONS["ready"],
+        examples=[openapi.READY],
         responses={
             200: ReadinessSerializer,
-            503: OpenApiResponse(ReadinessSerializer, description="A dependency is down"),
+            503: OpenApiResponse(UnreadySerializer, description="A dependency is down"),
         },
         tags=["health"],
     )
@@ -75,11 +76,8 @@ class ReadinessView(APIView):
             checks["redis"] = _cache_ok()
         failing = [name for name, state in checks.items() if state != "ok"]
         if failing:
-            body = {
-                "error": "Service Unavailable",
-                "message": f"Not ready: {', '.join(failing)} unavailable",
-                "status": "unavailable",
-                "checks": checks,
-            }
+            message = f"Not ready: {', '.join(failing)} unavailable"
+            details = {name: [checks[name]] for name in failing}
+            body = {**error_body(503, message, details), "status": "unavailable", "checks": checks}
             return Response(body, status=503)
         return Response({"status": "ready", "checks": checks})

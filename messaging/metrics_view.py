@@ -25,7 +25,8 @@ def _refusal(request: HttpRequest) -> JsonResponse | None:
 
 
 class MetricsView(View):
-    """A plain Django view: outside /api/v1 (no rate limit) and outside the OpenAPI document."""
+    """A plain Django view: outside /api/v1 (no rate limit); `messaging.openapi.add_metrics`
+    describes it in the OpenAPI document."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
         refusal = None if settings.DISPATCHER["metrics_public"] else _refusal(request)

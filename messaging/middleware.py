@@ -7,7 +7,7 @@ from http import HTTPStatus
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from messaging.exception_handler import error_body
+from messaging.exception_handler import UNEXPECTED_ERROR, error_body
 
 BODY_LIMIT = 64 * 1024
 BULK_BODY_LIMIT = 1024 * 1024
@@ -26,8 +26,10 @@ def _is_browsable_api(response: HttpResponse) -> bool:
 class JsonErrorMiddleware:
     """Replaces any HTML or empty error response outside /admin/ with the JSON error body.
 
-    Covers what never reaches DRF's exception handler: Django's own 404/405/400/403 pages,
-    CSRF failures, and errors raised before a view runs.
+    The one mechanism for errors that never reach DRF's exception handler: Django's own
+    404/405/400/403/500 pages (no `handler404` and friends are set, so Django renders its
+    defaults and they are replaced here), CSRF failures, and errors raised before a view runs.
+    The admin keeps Django's HTML pages.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -44,9 +46,11 @@ class JsonErrorMiddleware:
             return response
         code = response.status_code
         message = {
+            400: "The request could not be understood",
             404: f"No route matches {request.path}",
             405: f"Method {request.method} is not allowed on {request.path}",
             403: "Forbidden (a browser session needs a valid CSRF token)",
+            500: UNEXPECTED_ERROR,
         }.get(code, HTTPStatus(code).phrase)
         replacement = JsonResponse(error_body(code, message), status=code)
         for header in ("Allow", "Retry-After", "WWW-Authenticate"):

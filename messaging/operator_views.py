@@ -8,22 +8,22 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core_domain.operator_changes import OperatorAction
-from messaging import openapi_examples as examples
+from messaging import openapi
 from messaging.bootstrap import use_cases
-from messaging.serializers import (
+from messaging.dispatch_serializers import (
     CancelFilterSerializer,
     ChangeFilterSerializer,
     ChangeReportSerializer,
     RequeueFilterSerializer,
 )
-from messaging.views import COMMON_ERRORS, ERROR_HEADERS, errors
+from messaging.openapi import COMMON_ERRORS, ERROR_HEADERS, errors
 
 _DOCUMENTED = {
-    "description": examples.DESCRIPTIONS["change"],
-    "examples": [examples.CHANGE_FILTER, examples.CHANGE_REPORT],
+    "description": openapi.DESCRIPTIONS["change"],
+    "examples": [openapi.CHANGE_FILTER, openapi.CHANGE_REPORT],
     "parameters": ERROR_HEADERS,
     "responses": {200: ChangeReportSerializer, **errors(400, 413, 415, *COMMON_ERRORS)},
-    "tags": ["messages"],
+    "tags": ["operator"],
 }
 
 

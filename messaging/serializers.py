@@ -1,4 +1,5 @@
-"""DRF serializers: request shapes in, domain objects out, camelCase on the wire."""
+"""DRF serializers of messages, query parameters and errors: request shapes in, domain objects
+out, camelCase on the wire. The shared strict fields live here too."""
 
 from __future__ import annotations
 
@@ -10,20 +11,26 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core_domain.message import Message
-from core_domain.operator_changes import MAX_IDS
-from core_domain.values import PAGE_CURSOR_PATTERN
-
-# The domain's rules (core_domain.values) as JSON Schema, for the OpenAPI document: clients and
-# the API fuzzer learn exactly what is accepted. The domain still judges every request.
-_SEPARATORS = r"[\s()-]*"
-# 10-15 characters once separators are removed: an optional '+', then digits not starting with 0.
-PHONE_PATTERN = (
-    rf"^{_SEPARATORS}(?:\+{_SEPARATORS}[1-9](?:{_SEPARATORS}[0-9]){{8,13}}"
-    rf"|[1-9](?:{_SEPARATORS}[0-9]){{9,14}}){_SEPARATORS}$"
+from core_domain.delivery import AttemptOutcome
+from core_domain.message import EXPIRED_ERROR, Message, Status
+from core_domain.schedule import MAX_AHEAD
+from core_domain.use_cases.list_messages import DEFAULT_LIMIT, MAX_LIMIT
+from core_domain.values import (
+    CONTENT_AS_SENT_MAX_LENGTH,
+    CONTROL_CHARACTERS,
+    DEFAULT_CONTENT_MAX_LENGTH,
+    PAGE_CURSOR_PATTERN,
+    PHONE_AS_SENT_MAX_LENGTH,
+    PHONE_AS_SENT_PATTERN,
 )
-PHONE_MAX_LENGTH = 64
-PHONE_SCHEMA = {"type": "string", "pattern": PHONE_PATTERN, "maxLength": PHONE_MAX_LENGTH}
+
+# The domain's rules as JSON Schema, for the OpenAPI document: clients and the API fuzzer learn
+# exactly what is accepted. The domain still judges every request.
+PHONE_SCHEMA = {
+    "type": "string",
+    "pattern": PHONE_AS_SENT_PATTERN,
+    "maxLength": PHONE_AS_SENT_MAX_LENGTH,
+}
 
 
 @extend_schema_field(PHONE_SCHEMA)
@@ -31,16 +38,16 @@ class PhoneNumberField(serializers.CharField):
     """A phone number as sent; the domain normalises and judges it."""
 
 
-_CONTROL = r"\x00-\x09\x0b-\x1f\x7f-\x9f"  # every control character but a newline
-CONTENT_GUARD_LENGTH = 10_000
-
-
 def content_pattern(max_length: int) -> str:
     """Content as the domain judges it: once surrounding whitespace is trimmed, 1 to
     `max_length` characters, no control character but a newline. The limit is part of the
     pattern because JSON Schema's maxLength would count the whitespace that is trimmed."""
-    edge = rf"[^\s{_CONTROL}]"
-    text = edge if max_length == 1 else rf"{edge}(?:[^{_CONTROL}]{{0,{max_length - 2}}}{edge})?"
+    edge = rf"[^\s{CONTROL_CHARACTERS}]"
+    text = (
+        edge
+        if max_length == 1
+        else rf"{edge}(?:[^{CONTROL_CHARACTERS}]{{0,{max_length - 2}}}{edge})?"
+    )
     return rf"^\s*{text}\s*$"
 
 
@@ -60,27 +67,28 @@ class MessageCreateSerializer(serializers.Serializer):
         source="phone_number",
         allow_blank=True,
         trim_whitespace=False,
-        max_length=PHONE_MAX_LENGTH,
+        max_length=PHONE_AS_SENT_MAX_LENGTH,
         help_text="E.164 phone number; spaces, '-', '(' and ')' are removed.",
     )
     content = StrictCharField(
         allow_blank=True,
         trim_whitespace=False,
-        max_length=CONTENT_GUARD_LENGTH,  # the domain's own limit is far lower
-        help_text="Message text: trimmed, not blank, at most 160 characters (configurable).",
+        max_length=CONTENT_AS_SENT_MAX_LENGTH,  # the domain's own limit is far lower
+        help_text="Message text: trimmed, not blank, at most "
+        f"{DEFAULT_CONTENT_MAX_LENGTH} characters (configurable).",
     )
     sendAt = serializers.DateTimeField(  # noqa: N815
         source="send_at",
         required=False,
         allow_null=True,
-        help_text="ISO 8601; not sent before then (at most a year ahead).",
+        help_text=f"ISO 8601; not sent before then (at most {MAX_AHEAD.days} days ahead).",
     )
     expiresAt = serializers.DateTimeField(  # noqa: N815
         source="expires_at",
         required=False,
         allow_null=True,
-        help_text="ISO 8601, after sendAt and now, at most a year ahead; never sent after "
-        'then: it ends FAILED, "expired before delivery".',
+        help_text=f"ISO 8601, after sendAt and now, at most {MAX_AHEAD.days} days ahead; never "
+        f'sent after then: it ends FAILED, "{EXPIRED_ERROR}".',
     )
 
 
@@ -98,7 +106,11 @@ class MessageCreateSchema(OpenApiSerializerExtension):
         content = content_pattern(settings.DISPATCHER["content_max_length"])
         rules = {
             "phoneNumber": PHONE_SCHEMA,
-            "content": {"type": "string", "pattern": content, "maxLength": CONTENT_GUARD_LENGTH},
+            "content": {
+                "type": "string",
+                "pattern": content,
+                "maxLength": CONTENT_AS_SENT_MAX_LENGTH,
+            },
         }
         for name, rule in rules.items():  # keeps the descriptions, drops the blank alternative
             schema["properties"][name] = {
@@ -112,7 +124,7 @@ class MessageSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     phoneNumber = serializers.CharField(source="phone_number")  # noqa: N815
     content = serializers.CharField()
-    status = serializers.ChoiceField(choices=["PENDING", "SENDING", "SENT", "FAILED"])
+    status = serializers.ChoiceField(choices=[status.value for status in Status])
     externalId = serializers.CharField(source="external_id", allow_null=True)  # noqa: N815
     retryCount = serializers.IntegerField(source="retry_count")  # noqa: N815
     lastError = serializers.CharField(source="last_error", allow_null=True)  # noqa: N815
@@ -155,16 +167,28 @@ class AttemptSerializer(serializers.Serializer):
     startedAt = serializers.DateTimeField(source="started_at")  # noqa: N815
     durationMs = serializers.IntegerField(source="duration_ms")  # noqa: N815
     statusCode = serializers.IntegerField(source="status_code", allow_null=True)  # noqa: N815
-    outcome = serializers.ChoiceField(choices=["delivered", "retry_scheduled", "failed"])
+    outcome = serializers.ChoiceField(choices=[outcome.value for outcome in AttemptOutcome])
     error = serializers.CharField(allow_null=True)
     responseExcerpt = serializers.CharField(source="response_excerpt")  # noqa: N815
 
 
-STATUS_PATTERN = (
-    r"^(?:[Pp][Ee][Nn][Dd][Ii][Nn][Gg]|[Ss][Ee][Nn][Dd][Ii][Nn][Gg]|[Ss][Ee][Nn][Tt]"
-    r"|[Ff][Aa][Ii][Ll][Ee][Dd])\Z"
-)  # any case, without regex flags so every engine reads it; the document shows `\Z` as `$`
+def _letters_any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" for c in word)
+
+
+def any_case(word: str) -> str:
+    """A JSON Schema pattern for `word` in any case (JSON Schema regexes have no flags)."""
+    return f"^{_letters_any_case(word)}$"
+
+
+STATUS_NAMES = [status.value for status in Status]
+# Without regex flags so every engine reads it; `\Z` keeps "SENT\n" out (the document shows `$`).
+STATUS_PATTERN = rf"^(?:{'|'.join(_letters_any_case(name) for name in STATUS_NAMES)})\Z"
 MAX_OFFSET = 2**63 - 1  # PostgreSQL's bigint: a larger OFFSET is a database error
+
+
+def _one_of(names: list[str]) -> str:
+    return f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 class QueryParametersSerializer(serializers.Serializer):
@@ -179,7 +203,11 @@ class QueryParametersSerializer(serializers.Serializer):
 
 class MessageListQuerySerializer(QueryParametersSerializer):
     limit = serializers.IntegerField(
-        required=False, default=20, min_value=1, max_value=100, help_text="1-100, default 20"
+        required=False,
+        default=DEFAULT_LIMIT,
+        min_value=1,
+        max_value=MAX_LIMIT,
+        help_text=f"1-{MAX_LIMIT}, default {DEFAULT_LIMIT}",
     )
     offset = serializers.IntegerField(
         required=False, default=0, min_value=0, max_value=MAX_OFFSET, help_text="0 or more"
@@ -188,11 +216,11 @@ class MessageListQuerySerializer(QueryParametersSerializer):
         STATUS_PATTERN,
         required=False,
         trim_whitespace=False,
-        error_messages={"invalid": "status must be one of PENDING, SENDING, SENT or FAILED"},
-        help_text="PENDING, SENDING, SENT or FAILED (any case)",
+        error_messages={"invalid": f"status must be one of {_one_of(STATUS_NAMES)}"},
+        help_text=f"{_one_of(STATUS_NAMES)} (any case)",
     )
     phoneNumber = PhoneNumberField(  # noqa: N815
-        required=False, max_length=PHONE_MAX_LENGTH, help_text="exact phone number"
+        required=False, max_length=PHONE_AS_SENT_MAX_LENGTH, help_text="exact phone number"
     )
     before = serializers.RegexField(
         PAGE_CURSOR_PATTERN,
@@ -208,7 +236,7 @@ class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField(help_text="HTTP reason phrase")
     message = serializers.CharField(help_text="what went wrong, for a person")
     details = serializers.DictField(
-        required=False, help_text="field (or bulk item index) → list of messages"
+        help_text="field (or bulk item index) → list of messages; {} when there are none"
     )
 
 
@@ -223,34 +251,8 @@ class ReadinessSerializer(serializers.Serializer):
     checks = serializers.DictField(child=serializers.CharField())
 
 
-class ProcessingResultSerializer(serializers.Serializer):
-    processedCount = serializers.IntegerField()  # noqa: N815
-    successCount = serializers.IntegerField()  # noqa: N815
-    failedCount = serializers.IntegerField()  # noqa: N815
-    retryScheduledCount = serializers.IntegerField()  # noqa: N815
-    errors = serializers.ListField(child=serializers.CharField())
-
-
-class ProcessingStatusSerializer(serializers.Serializer):
-    isProcessing = serializers.BooleanField()  # noqa: N815
-    lastProcessedAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
-    pendingCount = serializers.IntegerField()  # noqa: N815
-    sendingCount = serializers.IntegerField()  # noqa: N815
-    sentCount = serializers.IntegerField()  # noqa: N815
-    failedCount = serializers.IntegerField()  # noqa: N815
-    processedToday = serializers.IntegerField()  # noqa: N815
-    failedToday = serializers.IntegerField()  # noqa: N815
-    nextProcessingAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
-
-
-class SchedulerActionSerializer(serializers.Serializer):
-    message = serializers.CharField()
-    status = serializers.ChoiceField(choices=["started", "stopped"])
-
-
-class CircuitActionSerializer(serializers.Serializer):
-    message = serializers.CharField()
-    status = serializers.ChoiceField(choices=["closed"])
+class UnreadySerializer(ErrorSerializer, ReadinessSerializer):
+    """503 from readiness: the error body, `details` naming each failing check."""
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -270,91 +272,3 @@ class StrictUUIDField(serializers.UUIDField):
         if not isinstance(data, str):
             self.fail("invalid", value=data)
         return super().to_internal_value(data)
-
-
-def _any_case(word: str) -> str:
-    """A JSON Schema pattern for `word` in any case (JSON Schema regexes have no flags)."""
-    return "^" + "".join(f"[{c.upper()}{c.lower()}]" for c in word) + "$"
-
-
-class ChangeFilterSerializer(QueryParametersSerializer):
-    """The body of a bulk requeue or cancel: every condition given must hold."""
-
-    applies_to = "FAILED"  # the only status the action changes (subclasses say which)
-    phoneNumber = PhoneNumberField(  # noqa: N815
-        required=False, max_length=PHONE_MAX_LENGTH, help_text="exact phone number"
-    )
-    createdAfter = serializers.DateTimeField(required=False)  # noqa: N815
-    createdBefore = serializers.DateTimeField(required=False)  # noqa: N815
-    lastErrorContains = StrictCharField(  # noqa: N815
-        required=False, max_length=200, help_text="a part of lastError, in any case"
-    )
-    ids = serializers.ListField(
-        child=StrictUUIDField(), required=False, min_length=1, max_length=MAX_IDS,
-        help_text=f"at most {MAX_IDS} message ids",
-    )  # fmt: skip
-    dryRun = StrictBooleanField(  # noqa: N815
-        required=False, default=False, help_text="count what would change, change nothing"
-    )
-
-    def get_fields(self):
-        fields = super().get_fields()
-        fields["status"] = serializers.RegexField(
-            _any_case(self.applies_to), required=False, trim_whitespace=False,
-            error_messages={"invalid": f"this action applies to {self.applies_to} messages only"},
-            help_text=f"{self.applies_to}, in any case: the only status this action changes",
-        )  # fmt: skip
-        return fields
-
-
-class RequeueFilterSerializer(ChangeFilterSerializer):
-    applies_to = "FAILED"
-
-
-class CancelFilterSerializer(ChangeFilterSerializer):
-    applies_to = "PENDING"
-
-
-class ChangeReportSerializer(serializers.Serializer):
-    matched = serializers.IntegerField(help_text="messages the action applied to")
-    changed = serializers.IntegerField(help_text="messages changed (0 on a dry run)")
-
-
-class WorkerSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    host = serializers.CharField()
-    pid = serializers.IntegerField()
-    startedAt = serializers.DateTimeField()  # noqa: N815
-    lastHeartbeat = serializers.DateTimeField()  # noqa: N815
-    alive = serializers.BooleanField()
-    processed = serializers.IntegerField()
-
-
-class CircuitSerializer(serializers.Serializer):
-    state = serializers.ChoiceField(choices=["closed", "open", "half_open"])
-    reason = serializers.CharField(allow_null=True, help_text="why it opened")
-    since = serializers.DateTimeField(allow_null=True, help_text="when it last changed state")
-    nextProbeAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
-    consecutiveFailures = serializers.IntegerField()  # noqa: N815
-
-
-class RateLimitSerializer(serializers.Serializer):
-    limit = serializers.CharField(allow_null=True, help_text="WEBHOOK_RATE_LIMIT; null: none")
-    pausedUntil = serializers.DateTimeField(  # noqa: N815
-        allow_null=True, help_text="sending waits until then: the receiver's Retry-After"
-    )
-
-
-class SchedulerStatusSerializer(serializers.Serializer):
-    isRunning = serializers.BooleanField()  # noqa: N815
-    isCurrentlyProcessing = serializers.BooleanField()  # noqa: N815
-    totalProcessed = serializers.IntegerField()  # noqa: N815
-    totalSuccessful = serializers.IntegerField()  # noqa: N815
-    totalFailed = serializers.IntegerField()  # noqa: N815
-    lastProcessingTime = serializers.DateTimeField(allow_null=True)  # noqa: N815
-    nextProcessingIn = serializers.CharField(allow_null=True)  # noqa: N815
-    interval = serializers.CharField()
-    batchSize = serializers.IntegerField()  # noqa: N815
-    workers = WorkerSerializer(many=True)
-    circuit = CircuitSerializer()
-    rateLimit = RateLimitSerializer()  # noqa: N815

@@ -9,8 +9,9 @@ from messaging.dispatch_views import (
     CircuitCloseView,
     ProcessingStatusView,
     ProcessView,
+    SchedulerStartView,
     SchedulerStatusView,
-    SchedulerSwitchView,
+    SchedulerStopView,
 )
 from messaging.operator_views import CancelMessagesView, RequeueMessagesView
 from messaging.views import MessageViewSet
@@ -24,8 +25,8 @@ urlpatterns = [
     *router.urls,
     path("messaging/process", ProcessView.as_view(), name="messaging-process"),
     path("messaging/status", ProcessingStatusView.as_view(), name="messaging-status"),
-    path("scheduler/start", SchedulerSwitchView.as_view(is_running=True), name="scheduler-start"),
-    path("scheduler/stop", SchedulerSwitchView.as_view(is_running=False), name="scheduler-stop"),
+    path("scheduler/start", SchedulerStartView.as_view(), name="scheduler-start"),
+    path("scheduler/stop", SchedulerStopView.as_view(), name="scheduler-stop"),
     path("scheduler/status", SchedulerStatusView.as_view(), name="scheduler-status"),
     path("scheduler/circuit/close", CircuitCloseView.as_view(), name="scheduler-circuit-close"),
 ]

@@ -5,13 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiExample,
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-)
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -19,87 +13,26 @@ from rest_framework.response import Response
 
 from core_domain.errors import DomainValidationError
 from core_domain.use_cases.create_messages import DEFAULT_MAX_BATCH, NewMessage
-from messaging import metrics
-from messaging import openapi_examples as examples
+from core_domain.values import CONTENT_AS_SENT_MAX_LENGTH, PHONE_AS_SENT_MAX_LENGTH
+from messaging import metrics, openapi
 from messaging.bootstrap import use_cases
+from messaging.openapi import (
+    BULK_REQUEST,
+    COMMON_ERRORS,
+    ERROR_HEADERS,
+    IDEMPOTENCY_KEY,
+    LOCATION,
+    MESSAGE_ID,
+    NEXT_PAGE,
+    TOTAL_COUNT,
+    errors,
+)
 from messaging.serializers import (
-    CONTENT_GUARD_LENGTH,
-    PHONE_MAX_LENGTH,
     AttemptSerializer,
-    ErrorSerializer,
     MessageCreateSerializer,
     MessageListQuerySerializer,
     MessageSerializer,
 )
-
-
-def errors(*codes: int) -> dict[int, OpenApiResponse]:
-    """Error responses for the schema; every one has the JSON error body."""
-    described = {
-        400: "Invalid input (see `details`)",
-        401: "Missing or wrong API key",
-        404: "No message with this id",
-        409: "Conflicts with the message's current state",
-        413: "Request body too large",
-        415: "Body is not application/json",
-        429: "Rate limit exceeded (see Retry-After)",
-        503: "The database is unavailable (see Retry-After)",
-    }
-    return {code: OpenApiResponse(ErrorSerializer, description=described[code]) for code in codes}
-
-
-COMMON_ERRORS = (401, 429, 503)  # possible on every /api/v1 call
-ERROR_HEADERS = [  # response headers of the error responses, for every /api/v1 operation
-    OpenApiParameter(
-        "WWW-Authenticate", str, OpenApiParameter.HEADER, response=[401], required=True,
-        description="`Bearer`",
-    ),
-    OpenApiParameter(
-        "Retry-After", int, OpenApiParameter.HEADER, response=[429, 503], required=True,
-        description="Seconds to wait before trying again",
-    ),
-]  # fmt: skip
-TOTAL_COUNT = OpenApiParameter(
-    "X-Total-Count", int, OpenApiParameter.HEADER, response=[200], required=True,
-    description="How many messages match the filters, on all pages",
-)  # fmt: skip
-NEXT_PAGE = OpenApiParameter(
-    "Link", str, OpenApiParameter.HEADER, response=[200],
-    description='`<url>; rel="next"` while more messages follow: the same query with '
-    "`before=<cursor>`, a keyset page that costs the same however deep it is",
-)  # fmt: skip
-LOCATION = OpenApiParameter(
-    "Location", str, OpenApiParameter.HEADER, response=[200, 201], required=True,
-    description="The message's URL path",
-)  # fmt: skip
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    # core_domain's rule (1-255 printable characters once trimmed), written for ASCII
-    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[!-~](?:[ -~]*[!-~])?$"},
-    OpenApiParameter.HEADER,
-    description="Repeat a create safely: the same key and body return the first message. "
-    "1 to 255 printable characters.",
-)
-MESSAGE_ID = OpenApiParameter(
-    "id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The message's id"
-)
-BULK_REQUEST = {  # raw, for the item limits; the component is the one `create` documents
-    "type": "array",
-    "items": {"$ref": "#/components/schemas/MessageCreateRequest"},
-    "minItems": 1,
-    "maxItems": DEFAULT_MAX_BATCH,
-}
-BULK_OPERATION_ID = "api_v1_messages_bulk_create"
-
-
-def require_bulk_body(result: dict[str, Any], **_: Any) -> dict[str, Any]:
-    """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS): the bulk array is a required
-    body, but drf-spectacular documents every raw request schema as optional."""
-    for operations in result["paths"].values():
-        for operation in operations.values():
-            if operation.get("operationId") == BULK_OPERATION_ID:
-                operation["requestBody"]["required"] = True
-    return result
 
 
 def _message_id(raw: str) -> uuid.UUID:
@@ -127,7 +60,7 @@ def _well_formed_items(data: list[Any]) -> list[NewMessage] | None:
         phone, content = raw.get("phoneNumber"), raw.get("content")
         if not (isinstance(phone, str) and isinstance(content, str)):
             return None
-        if len(phone) > PHONE_MAX_LENGTH or len(content) > CONTENT_GUARD_LENGTH:
+        if len(phone) > PHONE_AS_SENT_MAX_LENGTH or len(content) > CONTENT_AS_SENT_MAX_LENGTH:
             return None
         items.append(NewMessage(phone_number=phone, content=content))
     return items
@@ -148,6 +81,7 @@ def _items_checked_one_by_one(data: list[Any]) -> list[NewMessage]:
     return items
 
 
+@extend_schema(tags=["messages"])
 class MessageViewSet(viewsets.ViewSet):
     """Create, list and inspect messages; requeue failed ones."""
 
@@ -155,7 +89,7 @@ class MessageViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Create a message",
-        description=examples.DESCRIPTIONS["create"],
+        description=openapi.DESCRIPTIONS["create"],
         request=MessageCreateSerializer,
         parameters=[IDEMPOTENCY_KEY, LOCATION, *ERROR_HEADERS],
         responses={
@@ -164,12 +98,8 @@ class MessageViewSet(viewsets.ViewSet):
             **errors(400, 409, 413, 415, *COMMON_ERRORS),
         },
         examples=[
-            OpenApiExample(
-                "SMS",
-                value={"phoneNumber": "+905551234567", "content": "Hello, this is a test message!"},
-                request_only=True,
-            ),
-            examples.MESSAGE,
+            openapi.CREATE_EXAMPLE,
+            openapi.MESSAGE,
         ],
     )
     def create(self, request: Request) -> Response:
@@ -189,8 +119,8 @@ class MessageViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="List messages, newest first",
-        description=examples.DESCRIPTIONS["list"],
-        examples=[examples.MESSAGES],
+        description=openapi.DESCRIPTIONS["list"],
+        examples=[openapi.MESSAGES],
         parameters=[MessageListQuerySerializer, TOTAL_COUNT, NEXT_PAGE, *ERROR_HEADERS],
         responses={
             200: OpenApiResponse(
@@ -222,8 +152,8 @@ class MessageViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Get one message",
-        description=examples.DESCRIPTIONS["retrieve"],
-        examples=[examples.SENT_MESSAGE],
+        description=openapi.DESCRIPTIONS["retrieve"],
+        examples=[openapi.SENT_MESSAGE],
         parameters=[MESSAGE_ID, *ERROR_HEADERS],
         responses={200: MessageSerializer, **errors(400, 404, *COMMON_ERRORS)},
     )
@@ -232,9 +162,9 @@ class MessageViewSet(viewsets.ViewSet):
         return Response(MessageSerializer(message).data)
 
     @extend_schema(
-        summary="Create up to 1,000 messages at once (all or nothing)",
-        description=examples.DESCRIPTIONS["bulk"],
-        examples=[examples.BULK_REQUEST],
+        summary=f"Create up to {DEFAULT_MAX_BATCH:,} messages at once (all or nothing)",
+        description=openapi.DESCRIPTIONS["bulk"],
+        examples=[openapi.BULK_EXAMPLE],
         request={"application/json": BULK_REQUEST},
         parameters=ERROR_HEADERS,
         responses={201: MessageSerializer(many=True), **errors(400, 413, 415, *COMMON_ERRORS)},
@@ -250,8 +180,8 @@ class MessageViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Delivery attempts of a message, oldest first",
-        description=examples.DESCRIPTIONS["attempts"],
-        examples=[examples.ATTEMPTS],
+        description=openapi.DESCRIPTIONS["attempts"],
+        examples=[openapi.ATTEMPTS],
         parameters=[MESSAGE_ID, *ERROR_HEADERS],
         responses={200: AttemptSerializer(many=True), **errors(400, 404, *COMMON_ERRORS)},
     )
@@ -262,8 +192,8 @@ class MessageViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Requeue a FAILED message (PENDING, due now, retryCount 0)",
-        description=examples.DESCRIPTIONS["retry"],
-        examples=[examples.REQUEUED],
+        description=openapi.DESCRIPTIONS["retry"],
+        examples=[openapi.REQUEUED],
         parameters=[MESSAGE_ID, *ERROR_HEADERS],
         request=None,
         responses={200: MessageSerializer, **errors(400, 404, 409, *COMMON_ERRORS)},
@@ -276,8 +206,8 @@ class MessageViewSet(viewsets.ViewSet):
     @extend_schema(
         summary='Cancel a PENDING message (FAILED, "Cancelled by an operator")',
         operation_id="api_v1_messages_cancel_one",
-        description=examples.DESCRIPTIONS["cancel"],
-        examples=[examples.CANCELLED],
+        description=openapi.DESCRIPTIONS["cancel"],
+        examples=[openapi.CANCELLED],
         parameters=[MESSAGE_ID, *ERROR_HEADERS],
         request=None,
         responses={200: MessageSerializer, **errors(400, 404, 409, *COMMON_ERRORS)},

@@ -9,6 +9,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from tests.integration.receivers import closed_port
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SOME_ID = uuid.uuid4()
@@ -26,7 +28,8 @@ def assert_json_error(response, status: int) -> dict:
     assert response.status_code == status
     assert response["Content-Type"].startswith("application/json")
     body = response.json()
-    assert set(body) >= {"error", "message"}
+    assert set(body) >= {"error", "message", "details"}
+    assert isinstance(body["details"], dict)
     assert "Traceback" not in response.content.decode()
     assert "<html" not in response.content.decode().lower()
     return body
@@ -134,3 +137,67 @@ def test_rate_limit_answers_429_with_retry_after_per_key(settings, api, anonymou
 def test_rate_limit_zero_turns_it_off(settings, api) -> None:
     settings.DISPATCHER = {**settings.DISPATCHER, "rate_limit_per_minute": 0}
     assert {api.get("/api/v1/messages").status_code for _ in range(20)} == {200}
+
+
+@pytest.fixture
+def messages_table_gone():
+    """A broken schema: every query on messages fails with a database error nobody expects."""
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE messages RENAME TO messages_gone")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE messages_gone RENAME TO messages")
+
+
+def test_a_crash_in_a_view_outside_drf_is_json_too(
+    settings, django_user_model, messages_table_gone
+) -> None:
+    settings.DEBUG = False
+    client = Client(raise_request_exception=False)
+    client.force_login(django_user_model.objects.create_superuser("ops", password="x"))
+    response = client.get("/dashboard/data.json")
+    body = assert_json_error(response, 500)
+    assert body["details"] == {}
+    assert "messages_gone" not in body["message"]
+
+
+def test_every_kind_of_error_has_details_as_an_object(settings, api, anonymous) -> None:
+    invalid = api.post("/api/v1/messages", {"phoneNumber": "1", "content": ""}, format="json")
+    assert assert_json_error(invalid, 400)["details"].keys() >= {"phoneNumber"}
+    bulk = api.post("/api/v1/messages/bulk", [{"phoneNumber": 5}], format="json")
+    assert "0" in assert_json_error(bulk, 400)["details"]
+    not_array = api.post("/api/v1/messages/bulk", {}, format="json")
+    assert assert_json_error(not_array, 400)["details"] == {
+        "body": ["Expected a JSON array of messages"]
+    }
+    missing = api.get(f"/api/v1/messages/{SOME_ID}")
+    created = api.post(
+        "/api/v1/messages", {"phoneNumber": "+905551234567", "content": "Hi"}, format="json"
+    )
+    conflict = api.post(f"/api/v1/messages/{created.json()['id']}/retry")  # it is not FAILED
+    no_key = anonymous.get("/api/v1/messages")
+    no_route = api.get("/nowhere")
+    wrong_method = api.delete("/health")
+    not_json = api.post("/api/v1/messages", "x", content_type="text/plain")
+    too_big = api.post("/api/v1/messages", "x" * 70_000, content_type="application/json")
+    for response, status in [
+        (missing, 404), (conflict, 409), (no_key, 401), (no_route, 404),
+        (wrong_method, 405), (not_json, 415), (too_big, 413),
+    ]:  # fmt: skip
+        assert assert_json_error(response, status)["details"] == {}, response.content
+    settings.DISPATCHER = {**settings.DISPATCHER, "rate_limit_per_minute": 1}
+    api.get("/api/v1/messages")
+    assert assert_json_error(api.get("/api/v1/messages"), 429)["details"] == {}
+
+
+def test_readiness_503_is_an_error_body_naming_the_failing_part(settings, anonymous) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        }
+    }
+    body = assert_json_error(anonymous.get("/health/ready"), 503)
+    assert body["details"] == {"redis": [body["checks"]["redis"]]}
+    assert body["checks"]["redis"].startswith("unavailable") and body["status"] == "unavailable"

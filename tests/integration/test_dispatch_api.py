@@ -322,3 +322,35 @@ def test_admin_change_page_shows_a_messages_attempts_inline(api, webhook, admin_
     assert "Delivery attempts" in page
     assert "HTTP 503: upstream busy" in page
     assert "retry_scheduled" in page
+
+
+def test_status_answers_keep_their_keys_order_and_value_types(api, webhook) -> None:
+    now = datetime.now(UTC)
+    models.Worker.objects.create(
+        id="host-a-1", host="host-a", pid=1, started_at=now - timedelta(hours=2),
+        last_heartbeat=now, processed=10, succeeded=8, failed=1, last_processed_at=now,
+    )  # fmt: skip
+    body = api.get("/api/v1/scheduler/status").json()
+    assert list(body) == [
+        "isRunning", "isCurrentlyProcessing", "totalProcessed", "totalSuccessful",
+        "totalFailed", "lastProcessingTime", "nextProcessingIn", "interval", "batchSize",
+        "workers", "circuit", "rateLimit",
+    ]  # fmt: skip
+    [worker] = body["workers"]
+    assert worker == {
+        "id": "host-a-1", "host": "host-a", "pid": 1, "alive": True, "processed": 10,
+        "startedAt": worker["startedAt"], "lastHeartbeat": worker["lastHeartbeat"],
+    }  # fmt: skip
+    assert list(worker)[3:5] == ["startedAt", "lastHeartbeat"]
+    assert worker["lastHeartbeat"].endswith("Z") and body["lastProcessingTime"].endswith("Z")
+    assert body["circuit"] == {
+        "state": "closed", "reason": None, "since": None, "nextProbeAt": None,
+        "consecutiveFailures": 0,
+    }  # fmt: skip
+    assert list(body["rateLimit"]) == ["limit", "pausedUntil"]
+    assert isinstance(body["interval"], str) and isinstance(body["nextProcessingIn"], str | None)
+    status = api.get("/api/v1/messaging/status").json()
+    assert status["isProcessing"] is False
+    assert all(type(status[key]) is int for key in list(status)[2:8]), status
+    stopped = api.post("/api/v1/scheduler/stop").json()
+    assert stopped == {"message": "Scheduler stopped for every dispatcher", "status": "stopped"}

@@ -49,6 +49,26 @@ def test_every_operation_has_a_description_and_an_example(anonymous) -> None:
             assert any(examples), f"{method} {path} has no example"
 
 
+def test_operations_have_distinct_summaries_and_declared_tags(anonymous) -> None:
+    document = anonymous.get("/swagger/doc.json").json()
+    operations = [op for item in document["paths"].values() for op in item.values()]
+    summaries = [operation["summary"] for operation in operations]
+    assert len(summaries) == len(set(summaries)), sorted(summaries)
+    declared = {tag["name"]: tag.get("description") for tag in document["tags"]}
+    assert all(declared.values()), declared
+    used = {tag for operation in operations for tag in operation["tags"]}
+    assert used == set(declared)
+    assert "api" not in used
+    assert {"messages", "operator", "dispatching", "scheduler", "health", "metrics"} <= used
+
+
+def test_health_and_metrics_are_in_the_document(anonymous) -> None:
+    paths = anonymous.get("/swagger/doc.json").json()["paths"]
+    assert paths["/health"]["get"]["tags"] == ["health"]
+    assert set(paths["/health/ready"]["get"]["responses"]) == {"200", "503"}
+    assert paths["/metrics"]["get"]["tags"] == ["metrics"]  # its content: test_metrics.py
+
+
 def test_static_files_are_served_by_whitenoise_with_debug_off(settings) -> None:
     settings.DEBUG = False
     response = Client().get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css")

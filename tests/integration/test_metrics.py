@@ -78,8 +78,10 @@ def test_metrics_are_open_without_a_key_when_metrics_public(settings, anonymous)
     assert has(scrape(anonymous), "queue_depth")
 
 
-def test_metrics_are_not_in_the_openapi_document(anonymous) -> None:
-    assert "/metrics" not in anonymous.get("/swagger/doc.json").json()["paths"]
+def test_metrics_are_in_the_openapi_document_as_prometheus_text(anonymous) -> None:
+    metrics = anonymous.get("/swagger/doc.json").json()["paths"]["/metrics"]["get"]
+    assert list(metrics["responses"]["200"]["content"]) == ["text/plain"]
+    assert "401" in metrics["responses"]
 
 
 # -- counters ----------------------------------------------------------------------------------

@@ -1,8 +1,140 @@
-"""Descriptions and examples for the OpenAPI document (what Swagger UI shows a reader)."""
+"""Everything the OpenAPI document says beyond the code: shared error responses and headers,
+examples, descriptions, the API-key scheme and the postprocessing hooks (SPECTACULAR_SETTINGS)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+
+from core_domain.use_cases.create_message import MAX_IDEMPOTENCY_KEY_LENGTH
+from core_domain.use_cases.create_messages import DEFAULT_MAX_BATCH
+from messaging.serializers import ErrorSerializer
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Registered on import (MessagingConfig.ready)."""
+
+    target_class = "messaging.authentication.ApiKeyAuthentication"
+    name = "ApiKeyAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Authorization: Bearer <API_KEY> (any configured key)",
+        }
+
+
+def errors(*codes: int) -> dict[int, OpenApiResponse]:
+    """Error responses for the schema; every one has the JSON error body."""
+    described = {
+        400: "Invalid input (see `details`)",
+        401: "Missing or wrong API key",
+        404: "No message with this id",
+        409: "Conflicts with the message's current state",
+        413: "Request body too large",
+        415: "Body is not application/json",
+        429: "Rate limit exceeded (see Retry-After)",
+        503: "The database is unavailable (see Retry-After)",
+    }
+    return {code: OpenApiResponse(ErrorSerializer, description=described[code]) for code in codes}
+
+
+COMMON_ERRORS = (401, 429, 503)  # possible on every /api/v1 call
+ERROR_HEADERS = [  # response headers of the error responses, for every /api/v1 operation
+    OpenApiParameter(
+        "WWW-Authenticate", str, OpenApiParameter.HEADER, response=[401], required=True,
+        description="`Bearer`",
+    ),
+    OpenApiParameter(
+        "Retry-After", int, OpenApiParameter.HEADER, response=[429, 503], required=True,
+        description="Seconds to wait before trying again",
+    ),
+]  # fmt: skip
+TOTAL_COUNT = OpenApiParameter(
+    "X-Total-Count", int, OpenApiParameter.HEADER, response=[200], required=True,
+    description="How many messages match the filters, on all pages",
+)  # fmt: skip
+NEXT_PAGE = OpenApiParameter(
+    "Link", str, OpenApiParameter.HEADER, response=[200],
+    description='`<url>; rel="next"` while more messages follow: the same query with '
+    "`before=<cursor>`, a keyset page that costs the same however deep it is",
+)  # fmt: skip
+LOCATION = OpenApiParameter(
+    "Location", str, OpenApiParameter.HEADER, response=[200, 201], required=True,
+    description="The message's URL path",
+)  # fmt: skip
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    # core_domain's rule (printable ASCII, not blank once trimmed) as a JSON Schema pattern
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH,
+        "pattern": r"^[!-~](?:[ -~]*[!-~])?$",
+    },
+    OpenApiParameter.HEADER,
+    description="Repeat a create safely: the same key and body return the first message. "
+    f"1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable characters.",
+)
+MESSAGE_ID = OpenApiParameter(
+    "id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The message's id"
+)
+BULK_REQUEST = {  # raw, for the item limits; the component is the one `create` documents
+    "type": "array",
+    "items": {"$ref": "#/components/schemas/MessageCreateRequest"},
+    "minItems": 1,
+    "maxItems": DEFAULT_MAX_BATCH,
+}
+BULK_OPERATION_ID = "api_v1_messages_bulk_create"
+
+
+def require_bulk_body(result: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """Postprocessing hook: the bulk array is a required body, but drf-spectacular documents
+    every raw request schema as optional."""
+    for operations in result["paths"].values():
+        for operation in operations.values():
+            if operation.get("operationId") == BULK_OPERATION_ID:
+                operation["requestBody"]["required"] = True
+    return result
+
+
+SCRAPE = """# HELP message_dispatcher_messages_created_total Messages accepted through the API
+# TYPE message_dispatcher_messages_created_total counter
+message_dispatcher_messages_created_total 120.0
+"""
+
+
+def add_metrics(result: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """Postprocessing hook: `/metrics` is a plain Django view (Prometheus text, not JSON), which
+    drf-spectacular does not see; it is described here."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    result["paths"]["/metrics"] = {
+        "get": {
+            "operationId": "metrics_retrieve",
+            "summary": "Prometheus metrics",
+            "description": DESCRIPTIONS["metrics"],
+            "tags": ["metrics"],
+            "security": [{"ApiKeyAuth": []}, {}],
+            "responses": {
+                "200": {
+                    "description": "Prometheus text exposition format",
+                    "content": {
+                        "text/plain": {
+                            "schema": {"type": "string"},
+                            "examples": {"Scrape": {"value": SCRAPE}},
+                        }
+                    },
+                },
+                "401": {"description": "Missing or wrong API key", "content": error},
+            },
+        }
+    }
+    return result
+
 
 _MESSAGE = {
     "id": "5b0d7c9e-3f0a-4a8e-9a51-1d3c2b7e8f10",
@@ -72,7 +204,10 @@ PROCESSING_STATUS = response(
      "pendingCount": 3, "sendingCount": 0, "sentCount": 120, "failedCount": 1,
      "processedToday": 120, "failedToday": 1, "nextProcessingAt": "2026-11-29T08:04:00.000000Z"},
 )  # fmt: skip
-SCHEDULER_ACTION = response(
+SCHEDULER_STARTED = response(
+    "Started", {"message": "Scheduler started for every dispatcher", "status": "started"}
+)
+SCHEDULER_STOPPED = response(
     "Stopped", {"message": "Scheduler stopped for every dispatcher", "status": "stopped"}
 )
 SCHEDULER_STATUS = response(
@@ -90,7 +225,12 @@ SCHEDULER_STATUS = response(
 )  # fmt: skip
 HEALTH = response("Up", {"status": "ok", "uptime": "1:02:03", "version": "1.0.0"})
 READY = response("Ready", {"status": "ready", "checks": {"database": "ok", "redis": "ok"}})
-BULK_REQUEST = OpenApiExample(
+CREATE_EXAMPLE = OpenApiExample(
+    "SMS",
+    value={"phoneNumber": "+905551234567", "content": "Hello, this is a test message!"},
+    request_only=True,
+)
+BULK_EXAMPLE = OpenApiExample(
     "Two messages",
     value=[
         {"phoneNumber": "+905551234567", "content": "First"},
@@ -134,6 +274,8 @@ DESCRIPTIONS = {
     "long lock. `dryRun` counts and changes nothing. Answers `{matched, changed}`.",
     "circuit_close": "Closes an open circuit by hand: every dispatcher sends again at full "
     "pace. 409 when it is closed.",
+    "metrics": "Counters, latency histograms and queue gauges in the Prometheus text format. "
+    "Needs the API key unless METRICS_PUBLIC is true; not rate limited.",
     "health": "Liveness: answers while the process runs. No API key needed.",
     "ready": "Readiness: 200 when PostgreSQL (and Redis, when configured) answer, else 503 "
     "naming the failing part. No API key needed.",
