@@ -19,7 +19,7 @@ from core_domain.message import Status
 from core_domain.operator_changes import MAX_IDS, OperatorAction
 from core_domain.values import PhoneNumber
 from messaging import models
-from messaging.admin_display import abridged, short_id, utc_column
+from messaging.admin_display import abridged_column, short_id, utc_column
 from messaging.bootstrap import use_cases
 
 COUNT_CAP = 10_000  # a filtered or searched list counts at most this far (then shows 10,000+)
@@ -62,13 +62,10 @@ class DeliveryAttemptInline(admin.TabularInline):
 
     started = utc_column("started_at", "Started")
 
-    @admin.display(description="Error")
-    def error_excerpt(self, attempt: models.DeliveryAttempt):
-        return abridged(attempt.error, 60, "attempt-excerpt")
-
-    @admin.display(description="Response excerpt")
-    def response(self, attempt: models.DeliveryAttempt):
-        return abridged(attempt.response_excerpt, 60, "attempt-excerpt")
+    error_excerpt = abridged_column("error", "Error", limit=60, css_class="attempt-excerpt")
+    response = abridged_column(
+        "response_excerpt", "Response excerpt", limit=60, css_class="attempt-excerpt"
+    )
 
 
 STATUS_COLORS = {"PENDING": "#b26a00", "SENDING": "#1565c0", "SENT": "#2e7d32", "FAILED": "#c62828"}
@@ -157,13 +154,8 @@ class MessageAdmin(admin.ModelAdmin):
     def retries(self, message: models.Message) -> int:
         return message.retry_count
 
-    @admin.display(description="External id")
-    def external(self, message: models.Message):
-        return abridged(message.external_id, 12, "external-id")
-
-    @admin.display(description="Content")
-    def content_excerpt(self, message: models.Message):
-        return abridged(message.content, 40, "message-content")
+    external = abridged_column("external_id", "External id", limit=12, css_class="external-id")
+    content_excerpt = abridged_column("content", "Content", limit=40, css_class="message-content")
 
     created = utc_column("created_at", "Created at", ordering="created_at")
     sent = utc_column("sent_at", "Sent at", ordering="sent_at")  # sortable, as it always was

@@ -54,3 +54,13 @@ def utc_column(field: str, description: str, ordering: str | None = None) -> Cal
         return utc_seconds(getattr(obj, field))
 
     return show
+
+
+def abridged_column(field: str, description: str, *, limit: int, css_class: str) -> Callable:
+    """A ModelAdmin column or read-only field showing the text `field` via abridged."""
+
+    @admin.display(description=description)
+    def show(model_admin: object, obj: object) -> SafeString | str:
+        return abridged(getattr(obj, field), limit, css_class)
+
+    return show

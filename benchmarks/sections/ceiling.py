@@ -54,16 +54,8 @@ def _clients(
     popens = [procs.spawn(argv, env=procs.child_env(), log=log) for argv in argvs]
     usages = wait_children(popens, timeout=max(180.0, messages / 50))
     receiver_ms = receiver.cpu_ms() - receiver_before
-    seen = receiver.collect()
-    n = max(messages, 1)
-    return {
-        "messages": messages,
-        "msgs_per_s": seen.per_second(),
-        "duplicates": seen.duplicates,
-        "lost": messages - seen.distinct,
-        "cpu_ms_per_msg_client": sum(u.cpu_ms for u in usages) / n,
-        "cpu_ms_per_msg_receiver": receiver_ms / n,
-    }
+    client_ms = sum(u.cpu_ms for u in usages)
+    return receiver.collect().figures(messages, client=client_ms, receiver=receiver_ms)
 
 
 def receiver_capacity(receiver: Receiver, *, seconds: float) -> dict[str, float]:

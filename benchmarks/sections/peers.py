@@ -93,13 +93,7 @@ def _drain(
             procs.stop(popen)
         postgres_ms = backends.stop() if backends else None
     receiver_ms = receiver.cpu_ms() - receiver_before
-    seen, n = receiver.collect(), max(messages, 1)
-    result = {
-        "messages": messages,
-        "msgs_per_s": seen.per_second(),
-        "duplicates": seen.duplicates,
-        "lost": messages - seen.distinct,
-        "cpu_ms_per_msg_workers": sum(u.cpu_ms for u in usages) / n,
-        "cpu_ms_per_msg_receiver": receiver_ms / n,
-    }
-    return result if postgres_ms is None else {**result, "cpu_ms_per_msg_postgres": postgres_ms / n}
+    cpu_ms = {"workers": sum(u.cpu_ms for u in usages), "receiver": receiver_ms}
+    if postgres_ms is not None:
+        cpu_ms["postgres"] = postgres_ms
+    return receiver.collect().figures(messages, **cpu_ms)

@@ -69,6 +69,20 @@ class Deliveries:
         span = (self.last or 0.0) - (self.first or 0.0)
         return self.distinct / span if span > 0 else 0.0
 
+    def figures(self, messages: int, **cpu_ms: float) -> dict[str, float]:
+        """The figures of a run of `messages`: rate, duplicates, lost, and each `cpu_ms` total
+        as `cpu_ms_per_msg_<name>`."""
+        per_message = {
+            f"cpu_ms_per_msg_{name}": ms / max(messages, 1) for name, ms in cpu_ms.items()
+        }
+        return {
+            "messages": messages,
+            "msgs_per_s": self.per_second(),
+            "duplicates": self.duplicates,
+            "lost": messages - self.distinct,
+            **per_message,
+        }
+
 
 class Receiver:
     """A running receiver process and its key log, read from where the last read stopped."""

@@ -5,15 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.pages import PASSWORD
-from tests.django_fixtures import (  # noqa: F401 (fixtures, found by pytest by name)
-    _no_rate_limit_unless_asked,
-    anonymous,
-    api,
-    api_key,
-    django_db_modify_db_settings,
-    receiver,
-    webhook,
-)
+from tests.django_fixtures import *  # noqa: F403 (its __all__: fixtures pytest finds by name)
 
 
 @pytest.fixture

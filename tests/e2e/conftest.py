@@ -6,15 +6,7 @@ import pytest
 
 from core_domain.use_cases.create_messages import NewMessage
 from messaging.bootstrap import use_cases
-from tests.django_fixtures import (  # noqa: F401 (fixtures, found by pytest by name)
-    _no_rate_limit_unless_asked,
-    anonymous,
-    api,
-    api_key,
-    django_db_modify_db_settings,
-    receiver,
-    webhook,
-)
+from tests.django_fixtures import *  # noqa: F403 (its __all__: fixtures pytest finds by name)
 
 
 @pytest.fixture

@@ -17,15 +17,7 @@ from core_domain.use_cases.delivery_pipeline import DeliveryPipeline
 from core_domain.use_cases.dispatcher import Dispatcher
 from messaging import models
 from messaging.bootstrap import message_repository, use_cases
-from tests.django_fixtures import (  # noqa: F401 (fixtures, found by pytest by name)
-    _no_rate_limit_unless_asked,
-    anonymous,
-    api,
-    api_key,
-    django_db_modify_db_settings,
-    receiver,
-    webhook,
-)
+from tests.django_fixtures import *  # noqa: F403 (its __all__: fixtures pytest finds by name)
 from tests.integration.receivers import ScriptedReceiver, closed_port
 
 MAX_RETRIES = 3  # of the real_dispatch pipelines

@@ -16,6 +16,18 @@ from dispatcher_project import config
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def manage_py_check(overrides: dict[str, str]) -> subprocess.CompletedProcess:
+    """`manage.py check` in a process of its own, with `overrides` in its environment."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**os.environ, **overrides},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_config_yaml_holds_the_go_services_sections() -> None:
     values = config.load(ROOT, {})
     assert values["SCHEDULER_INTERVAL"] == timedelta(minutes=2)
@@ -64,15 +76,7 @@ def test_a_bad_value_is_reported_naming_the_key(env, expected) -> None:
 
 @pytest.mark.parametrize("key", ["WEBHOOK_TIMEOUT", "SCHEDULER_INTERVAL"])
 def test_manage_py_stops_with_one_line_and_a_non_zero_exit(key) -> None:
-    env = {**os.environ, key: "every now and then"}
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = manage_py_check({key: "every now and then"})
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert lines == [
@@ -140,15 +144,7 @@ def test_a_bad_secret_in_config_yaml_is_not_shown_either(tmp_path) -> None:
 
 
 def test_manage_py_names_a_bad_token_without_repeating_it() -> None:
-    env = {**os.environ, "WEBHOOK_AUTH_TOKEN": "s3cr3t-tök"}
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = manage_py_check({"WEBHOOK_AUTH_TOKEN": "s3cr3t-tök"})
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         "Configuration error: WEBHOOK_AUTH_TOKEN: expected a token of printable ASCII "

@@ -153,28 +153,22 @@ def switch_row() -> bool:
 
 
 def test_scheduler_stop_and_start_switch_the_shared_state_and_refuse_repeats(api, webhook) -> None:
-    stopped = api.post("/api/v1/scheduler/stop")
-    assert stopped.status_code == 200
-    assert stopped.json()["status"] == "stopped"
-    assert stopped.json()["message"]
-    assert switch_row() is False
+    turns = [
+        ("stop", "stopped", "already stopped", False),
+        ("start", "started", "already running", True),
+    ]
+    for action, state, repeated, running in turns:
+        answer = api.post(f"/api/v1/scheduler/{action}")
+        assert answer.status_code == 200
+        assert answer.json()["status"] == state
+        assert answer.json()["message"]
+        assert switch_row() is running
 
-    again = api.post("/api/v1/scheduler/stop")
-    assert again.status_code == 409
-    assert again.json()["error"] == "Conflict"
-    assert "already stopped" in again.json()["message"]
-    assert switch_row() is False
-
-    started = api.post("/api/v1/scheduler/start")
-    assert started.status_code == 200
-    assert started.json()["status"] == "started"
-    assert started.json()["message"]
-    assert switch_row() is True
-
-    again = api.post("/api/v1/scheduler/start")
-    assert again.status_code == 409
-    assert "already running" in again.json()["message"]
-    assert switch_row() is True
+        again = api.post(f"/api/v1/scheduler/{action}")
+        assert again.status_code == 409
+        assert again.json()["error"] == "Conflict"
+        assert repeated in again.json()["message"]
+        assert switch_row() is running
     assert api.get("/api/v1/scheduler/status").json()["isRunning"] is True
 
 
