@@ -82,28 +82,22 @@ class SchedulerSwitchView(APIView):
         return Response(SchedulerActionSerializer(answer).data)
 
 
+@extend_schema(
+    summary="Switch dispatching on for every dispatcher process",
+    examples=[openapi.SCHEDULER_STARTED],
+    **_SWITCH,
+)
 class SchedulerStartView(SchedulerSwitchView):
     is_running = True
 
-    @extend_schema(
-        summary="Switch dispatching on for every dispatcher process",
-        examples=[openapi.SCHEDULER_STARTED],
-        **_SWITCH,
-    )
-    def post(self, request: Request) -> Response:
-        return super().post(request)
 
-
+@extend_schema(
+    summary="Switch dispatching off for every dispatcher process",
+    examples=[openapi.SCHEDULER_STOPPED],
+    **_SWITCH,
+)
 class SchedulerStopView(SchedulerSwitchView):
     is_running = False
-
-    @extend_schema(
-        summary="Switch dispatching off for every dispatcher process",
-        examples=[openapi.SCHEDULER_STOPPED],
-        **_SWITCH,
-    )
-    def post(self, request: Request) -> Response:
-        return super().post(request)
 
 
 class SchedulerStatusView(APIView):
